@@ -1,0 +1,75 @@
+"""Alembic migrations of the relay's schema, applied in code when the relay starts.
+
+No ``alembic.ini`` is needed: :func:`migrate` builds the configuration, pointing
+``script_location`` at this package, and runs the revisions on the given engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relay.db.engine import create_engine
+
+SCRIPT_LOCATION = Path(__file__).resolve().parent
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic config for this package; with ``connection``, env.py migrates on it."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+async def migrate(target: str | AsyncEngine, revision: str = "head") -> None:
+    """Upgrade the database at ``target`` (a URL or an engine) to ``revision``."""
+    await _run(target, lambda config: command.upgrade(config, revision))
+
+
+async def downgrade(target: str | AsyncEngine, revision: str) -> None:
+    """Downgrade the database at ``target`` to ``revision`` (``"base"`` drops everything)."""
+    await _run(target, lambda config: command.downgrade(config, revision))
+
+
+async def current_revision(target: str | AsyncEngine) -> str | None:
+    """The revision the database is at, or None if it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    def read(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    engine, owned = _engine(target)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(read)
+    finally:
+        if owned:
+            await engine.dispose()
+
+
+async def _run(target: str | AsyncEngine, action: object) -> None:
+    engine, owned = _engine(target)
+
+    def run(connection: Connection) -> None:
+        action(alembic_config(connection))  # type: ignore[operator]
+
+    try:
+        # begin(): the whole upgrade is one transaction where the database allows it
+        # (PostgreSQL and SQLite both have transactional DDL).
+        async with engine.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        if owned:
+            await engine.dispose()
+
+
+def _engine(target: str | AsyncEngine) -> tuple[AsyncEngine, bool]:
+    if isinstance(target, AsyncEngine):
+        return target, False
+    return create_engine(target), True
