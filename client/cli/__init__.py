@@ -1,0 +1,1 @@
+"""The ``closedset`` command line: thin adapters from arguments to ``client`` and ``keys``."""
