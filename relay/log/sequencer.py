@@ -1,0 +1,316 @@
+"""The sequencer: pools submissions into rounds and commits each round in one transaction.
+
+Group commit, Sunlight-style: a lone submission is sequenced at once; while a round is being
+committed, new submissions pool for the next one. A round's entries, the subtree hashes they
+complete, the callers' own rows and the new signed checkpoint commit together, and only then
+are the submitters answered. Memory holds the right-edge frontier only (O(log n) hashes).
+
+Failure rules:
+
+- a caller's ``extra`` raises: the round is rolled back, that submitter alone gets its
+  exception, and the round is retried at once without it (its entry never existed);
+- anything else fails (the database, the commit): every submitter of the round gets the
+  exception, nothing of the round is visible, and the frontier is reloaded from the database
+  (if another process appended meanwhile, the round is retried once on top of its work).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from keys.checkpoint import Checkpoint, sign_checkpoint
+from keys.merkle import hash_leaf
+from keys.note import NoteSigner
+from relay.db.engine import session_factory
+from relay.log.entry import RecordType, entry_for
+from relay.log.store import LogStore, StoredCheckpoint
+from relay.log.tree import Frontier, NodeKey, Range, compose_ranges, inclusion_ranges
+
+_log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ROUND = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class LogPosition:
+    """Where a submission lands, handed to its ``extra`` callback before commit."""
+
+    index: int
+    leaf_hash: bytes
+    entry: bytes
+
+
+ExtraRows = Callable[[AsyncSession, LogPosition], Awaitable[None]]
+"""Adds the caller's own rows to the round's transaction; raising withdraws the submission."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof that a submission is durably in the log, under a signed checkpoint."""
+
+    index: int
+    leaf_hash: bytes
+    entry: bytes
+    checkpoint: str
+    """The signed checkpoint note (C2SP tlog-checkpoint) of the round that committed it."""
+    tree_size: int
+    inclusion_proof: tuple[bytes, ...]
+    """RFC 6962 inclusion proof of ``leaf_hash`` at ``index`` in the tree of ``tree_size``."""
+
+
+class SequencerClosedError(RuntimeError):
+    """The sequencer is shutting down (or stopped) and accepts no new submissions."""
+
+
+class _ExtraFailedError(Exception):
+    def __init__(self, pending: _Pending, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.pending = pending
+        self.error = error
+
+
+@dataclass(slots=True)
+class _Pending:
+    entry: bytes
+    leaf_hash: bytes
+    extra: ExtraRows | None
+    future: asyncio.Future[Receipt]
+
+
+@dataclass(slots=True)
+class _Round:
+    batch: list[_Pending]
+    old_frontier: Frontier
+    frontier: Frontier
+    new_nodes: list[tuple[int, int, bytes]]
+    checkpoint: StoredCheckpoint
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Sequencer:
+    """Appends entries to the log in durable rounds; use :meth:`start`, then :meth:`close`."""
+
+    def __init__(
+        self,
+        store: LogStore,
+        signer: NoteSigner,
+        *,
+        max_round: int = DEFAULT_MAX_ROUND,
+        clock: Callable[[], int] = _now_ms,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
+        if max_round < 1:
+            raise ValueError("A round must hold at least one submission.")
+        self.store = store
+        self.signer = signer
+        self.origin = signer.name
+        self.max_round = max_round
+        self._clock = clock
+        self._sessions = sessions or session_factory(store.engine)
+        self._frontier = Frontier()
+        self._latest: StoredCheckpoint | None = None
+        self._pending: deque[_Pending] = deque()
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(cls, store: LogStore, signer: NoteSigner, **options: object) -> Sequencer:
+        """Load the frontier from the database, sign the empty tree if new, start sequencing."""
+        sequencer = cls(store, signer, **options)  # type: ignore[arg-type]
+        await sequencer._reload()
+        if sequencer._latest is None:
+            await sequencer._commit_empty_checkpoint()
+        sequencer._task = asyncio.create_task(sequencer._run(), name="log-sequencer")
+        return sequencer
+
+    @property
+    def tree_size(self) -> int:
+        """The size this process last committed or loaded."""
+        return self._frontier.size
+
+    @property
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint this process last committed or loaded."""
+        return self._latest
+
+    async def submit(
+        self,
+        record_type: RecordType,
+        logged_bytes: bytes,
+        *,
+        received_ms: int | None = None,
+        extra: ExtraRows | None = None,
+    ) -> Receipt:
+        """Log ``logged_bytes`` (only their SHA-256 is kept) and wait until it is durable.
+
+        ``received_ms`` is the relay's receipt time (default: now). ``extra`` runs inside the
+        round's transaction with the entry's position, to add the caller's own rows; it must
+        execute its statements (``session.add`` alone is flushed right after it returns).
+        """
+        if self._closing or self._task is None:
+            raise SequencerClosedError("The log sequencer is shut down and accepts no submissions.")
+        when = self._clock() if received_ms is None else received_ms
+        entry = entry_for(record_type, logged_bytes, when)
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(entry, hash_leaf(entry), extra, future))
+        self._wakeup.set()
+        return await future
+
+    async def close(self) -> None:
+        """Refuse new submissions, commit those already accepted, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    # --- the round loop ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch: list[_Pending] = []
+            while self._pending and len(batch) < self.max_round:
+                pending = self._pending.popleft()
+                # A submitter that gave up before its round began is simply not logged.
+                if not pending.future.done():
+                    batch.append(pending)
+            if not batch:
+                continue
+            try:
+                await self._sequence(batch)
+            except BaseException as exc:  # the loop must outlive any single round
+                _log.exception("Log round failed unexpectedly")
+                _fail(batch, exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+
+    async def _sequence(self, batch: list[_Pending]) -> None:
+        raced_once = False
+        while batch:
+            round_ = self._plan(batch)
+            try:
+                await self._write(round_)
+            except _ExtraFailedError as failed:
+                _fail([failed.pending], failed.error)
+                batch = [p for p in batch if p is not failed.pending]
+                continue
+            except Exception as exc:
+                outcome = await self._after_failure(round_, exc)
+                if outcome == "raced" and not raced_once:
+                    raced_once = True
+                    continue
+                if outcome != "committed":
+                    _fail(batch, exc)
+                    return
+                # Committed after all: _after_failure already reloaded the frontier.
+            else:
+                self._frontier, self._latest = round_.frontier, round_.checkpoint
+                self.store.note_size(round_.checkpoint.size)
+            _resolve(round_)
+            return
+
+    def _plan(self, batch: list[_Pending]) -> _Round:
+        """Hash and sign the round in memory; nothing is written yet."""
+        frontier = self._frontier.copy()
+        new_nodes: list[tuple[int, int, bytes]] = []
+        for pending in batch:
+            frontier.append(pending.leaf_hash, new_nodes)
+        root = frontier.root()
+        note = sign_checkpoint(Checkpoint(self.origin, frontier.size, root), self.signer)
+        checkpoint = StoredCheckpoint(frontier.size, root, note)
+        return _Round(batch, self._frontier, frontier, new_nodes, checkpoint)
+
+    async def _write(self, round_: _Round) -> None:
+        first = round_.old_frontier.size
+        batch = round_.batch
+        async with self._sessions() as session, session.begin():
+            # Entries first: on SQLite this takes the write lock before any caller's reads,
+            # so a concurrent writer makes us wait (busy timeout) instead of failing later.
+            await self.store.insert_entries(session, first, [p.entry for p in batch])
+            for offset, pending in enumerate(batch):
+                if pending.extra is None:
+                    continue
+                position = LogPosition(first + offset, pending.leaf_hash, pending.entry)
+                try:
+                    await pending.extra(session, position)
+                    await session.flush()
+                except Exception as exc:
+                    raise _ExtraFailedError(pending, exc) from exc
+            await self.store.insert_nodes(session, round_.new_nodes)
+            await self.store.insert_checkpoint(session, round_.checkpoint)
+
+    async def _after_failure(self, round_: _Round, error: Exception) -> str:
+        """Find out what a failed round left behind: "committed", "raced" or "failed"."""
+        try:
+            await self._reload()
+            stored = await self.store.checkpoint(round_.checkpoint.size)
+        except Exception:
+            _log.exception("Reloading the log after a failed round failed too")
+            return "failed"
+        if stored is not None and stored.note == round_.checkpoint.note:
+            # The commit reached the database although its acknowledgement did not reach
+            # us (a connection lost during COMMIT): the round is durable, so answer it.
+            _log.warning("A log round reported %r but had committed", error)
+            return "committed"
+        if self._frontier.size != round_.old_frontier.size:
+            # Another relay process appended: our indices were stale and nothing of ours
+            # committed, so the same round can go again on top of the new tree.
+            return "raced"
+        return "failed"
+
+    async def _commit_empty_checkpoint(self) -> None:
+        note = sign_checkpoint(Checkpoint(self.origin, 0, self._frontier.root()), self.signer)
+        checkpoint = StoredCheckpoint(0, self._frontier.root(), note)
+        try:
+            async with self._sessions() as session, session.begin():
+                await self.store.insert_checkpoint(session, checkpoint)
+        except Exception:
+            # Another process may have signed first; what the database holds now is the truth.
+            await self._reload()
+            if self._latest is None:
+                raise
+            return
+        self._latest = checkpoint
+
+    async def _reload(self) -> None:
+        self._frontier, self._latest = await self.store.load_frontier()
+
+
+def _fail(batch: list[_Pending], error: BaseException) -> None:
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(error)
+
+
+def _resolve(round_: _Round) -> None:
+    # Every proof node for a leaf of this round is either a node of the old frontier or a
+    # node this round completed, so the receipts need no database reads.
+    nodes: dict[NodeKey, bytes] = {(lvl, i): h for lvl, i, h in round_.old_frontier.nodes}
+    nodes.update({(lvl, i): h for lvl, i, h in round_.new_nodes})
+    cache: dict[Range, bytes] = {}
+    checkpoint = round_.checkpoint
+    first, size = round_.old_frontier.size, checkpoint.size
+    for offset, pending in enumerate(round_.batch):
+        if pending.future.done():
+            continue
+        index = first + offset
+        proof = compose_ranges(inclusion_ranges(index, size), nodes.__getitem__, cache)
+        pending.future.set_result(
+            Receipt(index, pending.leaf_hash, pending.entry, checkpoint.note, size, tuple(proof))
+        )
