@@ -29,7 +29,7 @@ import nacl.signing
 from keys import statement as sig
 from keys.encoding import b64u_decode, b64u_encode, canonical_json, parse_canonical_json
 from keys.errors import DecryptionError, EncodingError, LimitError
-from keys.randomness import random_bytes
+from keys import randomness
 
 VERSION = 1
 MAX_RECIPIENTS = 64  # device keys, the sender's own included
@@ -238,7 +238,7 @@ def _wrap_key(message_key: bytes, device: bytes) -> bytes:
     # libsodium's crypto_box_seal, spelled out so that its ephemeral key comes from
     # random_bytes (patched only by the vector generator): epk || box(m, blake2b(epk||pk)).
     # Opened with crypto_box_seal_open; tests check both spellings agree.
-    epk, esk = sodium.crypto_box_seed_keypair(random_bytes(32))
+    epk, esk = sodium.crypto_box_seed_keypair(randomness.random_bytes(32))
     nonce = sodium.crypto_generichash_blake2b_salt_personal(epk + device, digest_size=24)
     return bytes(epk + sodium.crypto_box(message_key, nonce, device, esk))
 
@@ -273,8 +273,8 @@ def seal(
     context = _parse_context(context.to_json())
     context_bytes = context.to_bytes()
     inner = sig.sign(sender, sig.ENVELOPE_INNER, hashlib.sha256(context_bytes).digest() + plaintext)
-    message_key = random_bytes(KEY_SIZE)
-    nonce = random_bytes(NONCE_SIZE)
+    message_key = randomness.random_bytes(KEY_SIZE)
+    nonce = randomness.random_bytes(NONCE_SIZE)
     ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
         inner + plaintext, context_bytes, nonce, message_key
     )

@@ -70,7 +70,7 @@ NONCE_BYTES: Final = 24
 KEY_BYTES: Final = 32
 TAG_BYTES: Final = 16
 MAX_SECRETS: Final = 1024
-MAX_SECRET_BYTES: Final = 1024
+MAX_SECRET_BYTES: Final = 256 * 1024  # room for the public identity history kept beside the keys
 MAX_KEYSTORE_BYTES: Final = 4 * 1024 * 1024
 
 WRONG_PASSPHRASE: Final = "The passphrase does not open this keystore."
