@@ -1,0 +1,220 @@
+"""Known-answer vectors: every valid vector opens and reproduces, every invalid one is refused.
+
+The files live in tests/vectors/{envelope,identity}/{valid,invalid}/ and are written by
+tests/vectors/generate.py; their format is described in docs/protocol.md, "Vectors".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import nacl.public
+import nacl.signing
+import pytest
+
+import keys.envelope
+import keys.randomness
+from keys.encoding import b64u_decode, b64u_encode
+from keys.envelope import Envelope, Recipient, open_disclosure, open_envelope, seal
+from keys.identity import Fingerprint, decode_history, safety_number
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
+
+
+def _files(group: str, kind: str) -> list[Path]:
+    return sorted((VECTORS / group / kind).glob("*.json"))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [f"{p.parent.parent.name}/{p.parent.name}/{p.stem}" for p in paths]
+
+
+VALID_ENVELOPES = [p for p in _files("envelope", "valid") if _load(p)["kind"] == "envelope"]
+VALID_DISCLOSURES = [p for p in _files("envelope", "valid") if _load(p)["kind"] == "disclosure"]
+INVALID = _files("envelope", "invalid") + _files("identity", "invalid")
+VALID_IDENTITIES = _files("identity", "valid")
+
+
+def test_the_vector_sets_are_all_there() -> None:
+    assert len(VALID_ENVELOPES) >= 4
+    assert VALID_DISCLOSURES
+    assert len(VALID_IDENTITIES) >= 2
+    assert len(INVALID) >= 15
+    # Each invalid file is named after what is wrong, so names are unique across the sets.
+    stems = [p.stem for p in INVALID]
+    assert len(stems) == len(set(stems))
+
+
+@contextmanager
+def _replayed_random(draws: list[bytes]) -> Iterator[None]:
+    """Hand ``seal`` the vector's recorded random draws, in order, and check it used them all."""
+    remaining = list(draws)
+
+    def replay(size: int) -> bytes:
+        out = remaining.pop(0)
+        assert len(out) == size
+        return out
+
+    original = keys.randomness.random_bytes
+    keys.envelope.random_bytes = replay  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        keys.envelope.random_bytes = original  # type: ignore[attr-defined]
+    assert not remaining
+
+
+def _device(party: dict[str, Any], number: int) -> nacl.public.PrivateKey:
+    (device,) = [d for d in party["devices"] if d["number"] == number]
+    key = nacl.public.PrivateKey(bytes.fromhex(device["device_seed_hex"]))
+    assert b64u_encode(bytes(key.public_key)) == device["device_key"]
+    return key
+
+
+@pytest.mark.parametrize("path", VALID_ENVELOPES, ids=_ids(VALID_ENVELOPES))
+def test_valid_envelope_opens_to_its_plaintext_for_every_recipient(path: Path) -> None:
+    vector = _load(path)
+    expected, inputs = vector["expected"], vector["inputs"]
+    data = expected["envelope"].encode("ascii")
+    envelope = Envelope.from_bytes(data)
+    assert envelope.to_bytes() == data
+    assert envelope.hash.hex() == expected["envelope_sha256_hex"]
+    assert hashlib.sha256(data).hexdigest() == expected["envelope_sha256_hex"]
+    assert envelope.context.to_bytes().decode() == expected["context_jcs"]
+    plaintext = bytes.fromhex(inputs["plaintext_hex"])
+    assert plaintext.decode("utf-8") == inputs["plaintext_utf8"]
+    for entry in inputs["recipients"]:
+        device = _device(vector["parties"][entry["name"]], entry["device_number"])
+        opened = open_envelope(envelope, device)
+        assert opened.plaintext == plaintext
+        assert opened.message_key.hex() == expected["message_key_hex"]
+        assert b64u_encode(opened.sender) == vector["parties"][inputs["sender"]]["identity_key"]
+    disclosed = open_disclosure(expected["disclosure"].encode("ascii"))
+    assert disclosed.plaintext == plaintext
+    assert disclosed.envelope.hash == envelope.hash
+
+
+@pytest.mark.parametrize("path", VALID_ENVELOPES, ids=_ids(VALID_ENVELOPES))
+def test_sealing_the_vector_inputs_with_its_random_draws_reproduces_it_byte_for_byte(
+    path: Path,
+) -> None:
+    vector = _load(path)
+    inputs = vector["inputs"]
+    parties = vector["parties"]
+    sender = nacl.signing.SigningKey(bytes.fromhex(parties[inputs["sender"]]["identity_seed_hex"]))
+    recipients = [
+        Recipient(
+            identity=b64u_decode(parties[r["name"]]["identity_key"]),
+            device=bytes(_device(parties[r["name"]], r["device_number"]).public_key),
+        )
+        for r in inputs["recipients"]
+    ]
+    draws = [bytes.fromhex(d["hex"]) for d in inputs["random_draws"]]
+    with _replayed_random(draws):
+        opened = seal(
+            bytes.fromhex(inputs["plaintext_hex"]),
+            sender=sender,
+            recipients=recipients,
+            thread=bytes.fromhex(inputs["thread_hex"]),
+            prev=None if inputs["prev_hex"] is None else bytes.fromhex(inputs["prev_hex"]),
+            purpose=inputs["purpose"],
+        )
+    assert opened.envelope.to_bytes().decode("ascii") == vector["expected"]["envelope"]
+    assert opened.envelope.signature.hex() == vector["expected"]["outer_signature_hex"]
+    if inputs["prev_is_hash_of"] is not None:
+        previous = _load(path.parent / Path(inputs["prev_is_hash_of"]).name)
+        assert previous["expected"]["envelope_sha256_hex"] == inputs["prev_hex"]
+
+
+@pytest.mark.parametrize("path", VALID_DISCLOSURES, ids=_ids(VALID_DISCLOSURES))
+def test_valid_disclosure_opens_exactly_its_envelope(path: Path) -> None:
+    vector = _load(path)
+    opened = open_disclosure(vector["input"].encode("ascii"))
+    assert opened.plaintext == bytes.fromhex(vector["expected"]["plaintext_hex"])
+    assert opened.envelope.hash.hex() == vector["expected"]["envelope_sha256_hex"]
+    assert b64u_encode(opened.sender) == vector["expected"]["sender"]
+
+
+@pytest.mark.parametrize("path", VALID_IDENTITIES, ids=_ids(VALID_IDENTITIES))
+def test_valid_identity_bundle_folds_to_its_devices_fingerprint_and_safety_number(
+    path: Path,
+) -> None:
+    vector = _load(path)
+    expected = vector["expected"]
+    bundle = expected["bundle"].encode("utf-8")
+    assert hashlib.sha256(bundle).hexdigest() == expected["bundle_sha256_hex"]
+    history = decode_history(bundle)
+    assert history.to_bytes() == bundle
+    assert b64u_encode(history.identity_key) == expected["identity_key"]
+    assert (history.name, history.role, history.email) == (
+        expected["name"],
+        expected["role"],
+        expected["email"],
+    )
+    assert (history.created_at, history.revoked_at) == (
+        expected["created_at"],
+        expected["revoked_at"],
+    )
+    assert history.fingerprint.digest.hex() == expected["fingerprint_hex"]
+    assert str(history.fingerprint) == expected["fingerprint"]
+    assert Fingerprint.parse(expected["fingerprint"]) == history.fingerprint
+    for at in expected["devices_at"]:
+        assert [b64u_encode(d) for d in history.devices_at(at["time"])] == at["devices"]
+    assert [b64u_encode(d) for d in history.current_devices()] == expected["current_devices"]
+    other = expected["safety_number_with"]
+    other_key = b64u_decode(other["identity_key"])
+    assert safety_number(history.identity_key, other_key) == other["safety_number"]
+    assert safety_number(other_key, history.identity_key) == other["safety_number"]
+    statements = [r["statement"] for r in vector["inputs"]["records"]]
+    assert [json.loads(s) for s in statements] == json.loads(bundle)["records"]
+
+
+def _error_class(vector: dict[str, Any]) -> type[BaseException]:
+    cls = getattr(importlib.import_module(vector["error_module"]), vector["error"])
+    assert isinstance(cls, type) and issubclass(cls, keys.errors.KeysError)
+    return cls
+
+
+def _attempt(vector: dict[str, Any]) -> None:
+    data = vector["input"].encode("utf-8")
+    if vector["kind"] == "envelope":
+        device = nacl.public.PrivateKey(bytes.fromhex(vector["open_as"]["device_seed_hex"]))
+        open_envelope(Envelope.from_bytes(data), device)
+    elif vector["kind"] == "disclosure":
+        open_disclosure(data)
+    elif vector["kind"] == "identity":
+        decode_history(data)
+    else:  # pragma: no cover - a malformed vector file
+        raise AssertionError(f"unknown vector kind {vector['kind']!r}")
+
+
+@pytest.mark.parametrize("path", INVALID, ids=_ids(INVALID))
+def test_invalid_vector_is_refused_with_exactly_its_named_error(path: Path) -> None:
+    vector = _load(path)
+    expected = _error_class(vector)
+    with pytest.raises(expected) as caught:
+        _attempt(vector)
+    assert type(caught.value) is expected, f"{path.name}: {caught.value!r}"
+    assert str(caught.value)  # one sentence a person can act on
+
+
+def test_generator_reproduces_every_vector_file_byte_for_byte() -> None:
+    result = subprocess.run(
+        [sys.executable, str(VECTORS / "generate.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
