@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from keys.checkpoint import Checkpoint, sign_checkpoint
 from keys.merkle import hash_leaf
 from keys.note import NoteSigner
+from keys.tlogproof import TlogProof
 from relay.db.engine import session_factory
 from relay.log.entry import RecordType, entry_for
 from relay.log.store import LogStore, StoredCheckpoint
@@ -63,6 +64,10 @@ class Receipt:
     tree_size: int
     inclusion_proof: tuple[bytes, ...]
     """RFC 6962 inclusion proof of ``leaf_hash`` at ``index`` in the tree of ``tree_size``."""
+
+    def tlog_proof(self) -> str:
+        """This receipt as a C2SP tlog-proof file, the form in which it travels to counsel."""
+        return TlogProof(self.index, self.inclusion_proof, self.checkpoint).to_text()
 
 
 class SequencerClosedError(RuntimeError):

@@ -84,7 +84,10 @@ class LogStore:
                     .limit(1)
                 )
             ).first()
-        return None if row is None else StoredCheckpoint(row[0], row[1], row[2])
+        if row is None:
+            return None
+        self.note_size(int(row[0]))
+        return StoredCheckpoint(int(row[0]), row[1], row[2])
 
     async def checkpoint(self, size: int) -> StoredCheckpoint | None:
         """The checkpoint signed at exactly ``size``, if the log signed one there."""
