@@ -89,10 +89,10 @@ class Checkpoint:
             )
         origin, size_text, root_text, *extensions = lines
         try:
-            size = parse_decimal(size_text, what="tree size")
-            root_hash = std_b64decode(root_text, what="root hash")
+            size = parse_decimal(size_text, what="checkpoint tree size")
+            root_hash = std_b64decode(root_text, what="checkpoint root hash")
         except EncodingError as exc:
-            raise MalformedCheckpointError(f"The checkpoint is malformed: {exc}") from exc
+            raise MalformedCheckpointError(str(exc)) from exc
         if len(root_hash) != HASH_SIZE:
             raise MalformedCheckpointError(
                 f"The checkpoint root hash is {len(root_hash)} bytes, not {HASH_SIZE}."

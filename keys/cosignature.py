@@ -73,9 +73,7 @@ class CosignatureVerifier(NoteVerifier):
             timestamp = cosignature_timestamp(signature)
         except MalformedCosignatureError:
             return False
-        return super().verify(
-            cosigned_message(message, timestamp), signature[TIMESTAMP_SIZE:]
-        )
+        return super().verify(cosigned_message(message, timestamp), signature[TIMESTAMP_SIZE:])
 
     @staticmethod
     def timestamp(signature: bytes) -> int:

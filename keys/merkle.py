@@ -82,9 +82,7 @@ def root_from_inclusion_proof(
 ) -> bytes:
     """Return the root that an inclusion proof leads to, or raise if its shape is wrong."""
     if not 0 <= index < tree_size:
-        raise InclusionProofError(
-            f"Leaf index {index} is not inside a tree of size {tree_size}."
-        )
+        raise InclusionProofError(f"Leaf index {index} is not inside a tree of size {tree_size}.")
     _check_hash(leaf_hash, "leaf hash", InclusionProofError)
     for position, node in enumerate(proof):
         _check_hash(node, f"proof hash {position}", InclusionProofError)

@@ -84,9 +84,7 @@ def std_b64decode(text: str, *, what: str = "value") -> bytes:
 
 def is_valid_key_name(name: str) -> bool:
     """Key names are non-empty and contain no Unicode spaces, plus signs or control characters."""
-    return bool(name) and not any(
-        ch.isspace() or ch == "+" or ord(ch) < 0x20 for ch in name
-    )
+    return bool(name) and not any(ch.isspace() or ch == "+" or ord(ch) < 0x20 for ch in name)
 
 
 def compute_key_id(name: str, signature_type: int, public_key: bytes) -> bytes:
@@ -125,8 +123,11 @@ def parse_signer_key(key_string: str, *, signature_type: int) -> tuple[str, byte
     if not key_string.startswith(_PRIVATE_KEY_PREFIX):
         raise MalformedNoteKeyError("A signer key string must start with PRIVATE+KEY+.")
     return _parse_key_string(
-        key_string[len(_PRIVATE_KEY_PREFIX) :], signature_type, ED25519_KEY_SIZE,
-        what="signer key", check_id=False,
+        key_string[len(_PRIVATE_KEY_PREFIX) :],
+        signature_type,
+        ED25519_KEY_SIZE,
+        what="signer key",
+        check_id=False,
     )
 
 
@@ -265,9 +266,7 @@ class NoteSigner:
         name, key_id, seed = parse_signer_key(key_string, signature_type=cls.SIGNATURE_TYPE)
         signer = cls(name, seed)
         if signer.key_id != key_id:
-            raise MalformedNoteKeyError(
-                f"The signer key id {key_id.hex()} does not match its key."
-            )
+            raise MalformedNoteKeyError(f"The signer key id {key_id.hex()} does not match its key.")
         return signer
 
     @property

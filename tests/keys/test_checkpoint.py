@@ -42,9 +42,7 @@ def test_checkpoint_text_is_origin_size_and_base64_root_each_on_its_own_line() -
 
 
 def test_spec_example_checkpoint_parses_and_round_trips() -> None:
-    text = (
-        "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
-    )
+    text = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"
     cp = Checkpoint.parse(text)
     assert (cp.origin, cp.size, cp.extensions) == ("example.com/behind-the-sofa", 20852163, ())
     assert cp.to_text() == text
@@ -165,9 +163,7 @@ def test_cosignatures_from_unconfigured_witnesses_do_not_count() -> None:
 
 def test_log_key_listed_as_a_witness_does_not_count_as_one() -> None:
     with pytest.raises(ValueError, match="cannot be met"):
-        open_checkpoint(
-            _cosigned(0), LOG.verifier(), witnesses=[LOG.verifier()], min_witnesses=1
-        )
+        open_checkpoint(_cosigned(0), LOG.verifier(), witnesses=[LOG.verifier()], min_witnesses=1)
 
 
 def test_a_broken_cosignature_from_a_configured_witness_fails_the_checkpoint() -> None:

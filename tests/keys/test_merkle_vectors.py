@@ -319,9 +319,7 @@ def test_inclusion_proof_for_another_index_or_size_is_refused(
     with pytest.raises(InclusionProofError):
         verify_inclusion(leaves[index], other_index, n, proof, root)
     # Another size means another tree: the same leaves grown or cut, with its own root.
-    other_size = data.draw(
-        st.integers(index + 1, 301).filter(lambda s: s != n), label="size"
-    )
+    other_size = data.draw(st.integers(index + 1, 301).filter(lambda s: s != n), label="size")
     with pytest.raises(InclusionProofError):
         verify_inclusion(leaves[index], index, other_size, proof, _tree(other_size)[1])
 
