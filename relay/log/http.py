@@ -75,9 +75,9 @@ def _parse_tile_path(path: str) -> tuple[int, int]:
     elements = [e[1:] for e in match.group(1).split("/") if e] + [match.group(2)]
     index = int("".join(elements))
     width = TILE_WIDTH if match.group(3) is None else int(match.group(3))
-    if width >= TILE_WIDTH or path != encode_tile_index(index) + (
-        "" if match.group(3) is None else f".p/{width}"
-    ):
+    if width > TILE_WIDTH - 1 and match.group(3) is not None:
+        raise _BadRequest(f"The partial tile width {width} is not between 1 and 255.")
+    if not path.startswith(encode_tile_index(index)):
         raise _BadRequest(f"The tile path {path!r} is not in canonical form.")
     return index, width
 
