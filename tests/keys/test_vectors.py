@@ -68,11 +68,11 @@ def _replayed_random(draws: list[bytes]) -> Iterator[None]:
         return out
 
     original = keys.randomness.random_bytes
-    keys.envelope.random_bytes = replay  # type: ignore[attr-defined]
+    keys.randomness.random_bytes = replay
     try:
         yield
     finally:
-        keys.envelope.random_bytes = original  # type: ignore[attr-defined]
+        keys.randomness.random_bytes = original
     assert not remaining
 
 
