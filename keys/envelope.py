@@ -308,6 +308,11 @@ def open_with_message_key(envelope: Envelope, message_key: bytes) -> Opened:
     if len(message_key) != KEY_SIZE:
         raise DecryptionError(f"A message key is {KEY_SIZE} bytes.")
     envelope.verify_outer()
+    return _decrypt_after_outer(envelope, message_key)
+
+
+def _decrypt_after_outer(envelope: Envelope, message_key: bytes) -> Opened:
+    # The AEAD and the inner signature, for an envelope whose outer signature was checked.
     context_bytes = envelope.context.to_bytes()
     try:
         inner_and_plaintext = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
@@ -344,7 +349,7 @@ def open_envelope(envelope: Envelope, device: nacl.public.PrivateKey) -> Opened:
                     "This device's wrapped key in the envelope does not open; "
                     "the envelope was altered."
                 ) from exc
-            return open_with_message_key(envelope, bytes(message_key))
+            return _decrypt_after_outer(envelope, bytes(message_key))
     raise NotARecipientError("This envelope was not encrypted to this device.")
 
 
