@@ -1,0 +1,285 @@
+"""The async client of the relay's web API, used by the CLI and the demo.
+
+Every request is signed with the person's identity key (RFC 9421, :mod:`keys.httpsig`).
+The relay's log key is pinned on first contact (trust on first use, kept in the profile by
+the caller) and every receipt the relay returns is verified against it before it is
+believed: a relay that answers with a proof that does not verify is an error, not a warning.
+Routes and statuses: docs/api.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import nacl.signing
+from yarl import URL
+
+from client.errors import ClientError
+from client.receipts import VerifiedReceipt, verify_receipt
+from keys.encoding import b64u_encode, canonical_json
+from keys.envelope import Envelope
+from keys.httpsig import NONCE_SIZE, sign_request
+from keys.identity import Fingerprint, KeyHistory, decode_history, encode_history
+from keys.logentry import RecordType
+from keys.note import NoteVerifier
+from keys.randomness import random_bytes
+from keys.statement import Statement
+
+
+class RelayError(ClientError):
+    """The relay refused a request; ``str()`` is the relay's own one-sentence reason."""
+
+    def __init__(self, status: int, detail: str, problem: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.problem = problem or {}
+
+
+class RelayUnreachableError(ClientError):
+    """The relay could not be reached at all."""
+
+
+class LogKeyMismatchError(ClientError):
+    """The relay now presents a different log key than the one pinned on first contact."""
+
+
+@dataclass(frozen=True)
+class PostedEnvelope:
+    hash: bytes
+    sequence: int
+    receipt: VerifiedReceipt
+
+
+@dataclass(frozen=True)
+class ThreadEnvelope:
+    envelope: Envelope
+    sequence: int
+    index: int
+    received_at: Any
+
+
+class RelayClient:
+    """One person's connection to one relay."""
+
+    def __init__(
+        self,
+        base_url: str,
+        signing_key: nacl.signing.SigningKey,
+        *,
+        pinned_log_key: str | None = None,
+        on_pin: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.base_url = URL(base_url.rstrip("/"))
+        self.signing_key = signing_key
+        self.pinned_log_key = pinned_log_key
+        self._on_pin = on_pin
+        self._clock = clock
+        self._session = session
+        self._owns_session = session is None
+        self._verifier: NoteVerifier | None = None
+
+    async def __aenter__(self) -> RelayClient:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def identity_key(self) -> bytes:
+        return bytes(self.signing_key.verify_key)
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _url(self, path: str) -> URL:
+        return URL(str(self.base_url) + path, encoded=True)
+
+    def _headers(self, method: str, url: URL, body: bytes) -> dict[str, str]:
+        headers = sign_request(
+            self.signing_key,
+            method,
+            url.raw_path_qs,
+            body,
+            created=int(self._clock()),
+            nonce=random_bytes(NONCE_SIZE),
+        )
+        if body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    async def _request(
+        self, method: str, path: str, body: bytes = b"", *, signed: bool = True
+    ) -> Any:
+        assert self._session is not None, "use `async with RelayClient(...)`"
+        url = self._url(path)
+        headers = self._headers(method, url, body) if signed else {}
+        try:
+            async with self._session.request(method, url, data=body or None, headers=headers) as r:
+                payload = await r.read()
+                content_type = r.content_type
+                status = r.status
+        except aiohttp.ClientError as exc:
+            raise RelayUnreachableError(
+                f"Cannot reach the relay at {self.base_url}: {exc}; check the address."
+            ) from exc
+        if status >= 400:
+            problem: dict[str, Any] = {}
+            if content_type in ("application/problem+json", "application/json"):
+                try:
+                    problem = json.loads(payload)
+                except ValueError:
+                    problem = {}
+            detail = str(problem.get("detail") or f"The relay answered HTTP {status}.")
+            raise RelayError(status, detail, problem)
+        if content_type == "application/json":
+            return json.loads(payload)
+        return payload.decode("utf-8")
+
+    @staticmethod
+    def _json(value: Any) -> bytes:
+        return canonical_json(value)
+
+    # --- the log key: pinned on first contact ------------------------------------------------
+
+    async def log_verifier(self) -> NoteVerifier:
+        if self._verifier is not None:
+            return self._verifier
+        key = str(await self._request("GET", "/log/key", signed=False)).strip()
+        if self.pinned_log_key is None:
+            self.pinned_log_key = key
+            if self._on_pin is not None:
+                self._on_pin(key)
+        elif key != self.pinned_log_key:
+            raise LogKeyMismatchError(
+                f"The relay at {self.base_url} presents log key {key}, not {self.pinned_log_key} "
+                "pinned on first contact; do not trust it until its operator explains."
+            )
+        self._verifier = NoteVerifier.from_key_string(self.pinned_log_key)
+        return self._verifier
+
+    async def verify(
+        self, receipt: dict[str, Any], logged: bytes, record_type: RecordType
+    ) -> VerifiedReceipt:
+        return verify_receipt(receipt, logged, record_type, await self.log_verifier())
+
+    # --- identities --------------------------------------------------------------------------
+
+    async def register(self, history: KeyHistory) -> list[VerifiedReceipt]:
+        """Publish (or extend) our identity history; every record's receipt is verified."""
+        answer = await self._request("POST", "/v1/identities", encode_history(history.records))
+        return await self._verify_record_receipts(answer.get("receipts", []), history)
+
+    async def _verify_record_receipts(
+        self, receipts: list[dict[str, Any]], history: KeyHistory
+    ) -> list[VerifiedReceipt]:
+        by_hash = {r.to_bytes(): r for r in history.records}
+        verified = []
+        for receipt in receipts:
+            record = Statement.from_json(receipt["record"]).to_bytes()
+            if record not in by_hash:
+                raise RelayError(502, "The relay returned a receipt for a record we did not send.")
+            verified.append(await self.verify(receipt, record, RecordType.IDENTITY_RECORD))
+        return verified
+
+    async def lookup(self, fingerprint: Fingerprint) -> tuple[KeyHistory, list[VerifiedReceipt]]:
+        """Fetch someone's identity history and verify it and the log receipts of its records."""
+        answer = await self._request("GET", f"/v1/identities/{fingerprint.compact}", signed=False)
+        history = decode_history(canonical_json({"records": answer["records"]}))
+        if history.fingerprint != fingerprint:
+            raise RelayError(502, "The relay returned an identity with another fingerprint.")
+        receipts = await self._verify_record_receipts(answer.get("receipts", []), history)
+        if len(receipts) != len(history.records):
+            raise RelayError(502, "The relay did not prove that every identity record is logged.")
+        return history, receipts
+
+    # --- threads -----------------------------------------------------------------------------
+
+    async def create_thread(self, thread: bytes) -> dict[str, Any]:
+        body = self._json({"thread": b64u_encode(thread)})
+        result: dict[str, Any] = await self._request("POST", "/v1/threads", body)
+        return result
+
+    async def threads(self) -> list[dict[str, Any]]:
+        answer = await self._request("GET", "/v1/threads")
+        return list(answer["threads"])
+
+    async def thread(self, thread: bytes) -> dict[str, Any]:
+        result: dict[str, Any] = await self._request("GET", f"/v1/threads/{b64u_encode(thread)}")
+        return result
+
+    async def create_invite(self, thread: bytes, invite_id: bytes, expires_at: int) -> None:
+        body = self._json({"invite_id": b64u_encode(invite_id), "expires_at": expires_at})
+        await self._request("POST", f"/v1/threads/{b64u_encode(thread)}/invites", body)
+
+    async def join(self, thread: bytes, invite_id: bytes, proof: bytes) -> dict[str, Any]:
+        body = self._json({"invite_id": b64u_encode(invite_id), "proof": b64u_encode(proof)})
+        result: dict[str, Any] = await self._request(
+            "POST", f"/v1/threads/{b64u_encode(thread)}/join", body
+        )
+        return result
+
+    async def remove_member(self, thread: bytes, member: Fingerprint) -> None:
+        await self._request("DELETE", f"/v1/threads/{b64u_encode(thread)}/members/{member.compact}")
+
+    # --- envelopes ---------------------------------------------------------------------------
+
+    async def post(self, envelope: Envelope) -> PostedEnvelope:
+        data = envelope.to_bytes()
+        thread = b64u_encode(envelope.context.thread)
+        answer = await self._request("POST", f"/v1/threads/{thread}/envelopes", data)
+        receipt = await self.verify(answer, data, RecordType.ENVELOPE)
+        return PostedEnvelope(envelope.hash, int(answer["sequence"]), receipt)
+
+    async def page(
+        self, thread: bytes, after: str | None = None, limit: int = 100
+    ) -> tuple[list[ThreadEnvelope], str | None]:
+        query = f"?limit={limit}" + (f"&after={after}" if after else "")
+        answer = await self._request("GET", f"/v1/threads/{b64u_encode(thread)}/envelopes{query}")
+        items = [
+            ThreadEnvelope(
+                Envelope.from_bytes(canonical_json(item["envelope"])),
+                int(item["sequence"]),
+                int(item["index"]),
+                item.get("received_at"),
+            )
+            for item in answer["envelopes"]
+        ]
+        return items, answer.get("next")
+
+    async def all_envelopes(self, thread: bytes) -> list[ThreadEnvelope]:
+        items: list[ThreadEnvelope] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = await self.page(thread, cursor, limit=500)
+            items.extend(page)
+            if not cursor or not page:
+                return items
+
+    async def receipt(self, envelope: Envelope) -> VerifiedReceipt:
+        answer = await self._request("GET", f"/v1/receipts/{envelope.hash.hex()}")
+        return await self.verify(answer, envelope.to_bytes(), RecordType.ENVELOPE)
+
+    async def stream(self) -> AsyncIterator[dict[str, Any]]:
+        """Yield pushed events (``{"type": "envelope", ...}``) until the relay closes."""
+        assert self._session is not None, "use `async with RelayClient(...)`"
+        url = self._url("/v1/stream")
+        headers = self._headers("GET", url, b"")
+        async with self._session.ws_connect(url, headers=headers, heartbeat=30) as ws:
+            async for message in ws:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    yield json.loads(message.data)
+                elif message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    return
