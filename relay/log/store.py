@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, func, insert, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from relay.db.log_models import LogCheckpoint, LogEntry, LogNode
@@ -28,9 +29,9 @@ from relay.log.tree import (
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT
 
-_entries = LogEntry.__table__
-_nodes = LogNode.__table__
-_checkpoints = LogCheckpoint.__table__
+_entries = cast(Table, LogEntry.__table__)
+_nodes = cast(Table, LogNode.__table__)
+_checkpoints = cast(Table, LogCheckpoint.__table__)
 
 
 class LogStoreError(Exception):
@@ -284,7 +285,7 @@ async def _read_nodes(conn: AsyncConnection, keys: Iterable[NodeKey]) -> dict[No
 
 
 @functools.cache
-def _nodes_query(count: int) -> Select[tuple[int, int, bytes]]:
+def _nodes_query(count: int) -> Select[Any]:
     # An OR of key lookups, not a row-value IN: SQLite plans the latter as a full scan. Built
     # once per key count (proofs need at most ~128), so SQLAlchemy's compiled cache hits.
     return select(_nodes.c.level, _nodes.c.idx, _nodes.c.hash).where(

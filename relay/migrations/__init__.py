@@ -37,6 +37,16 @@ async def downgrade(target: str | AsyncEngine, revision: str) -> None:
     await _run(target, lambda config: command.downgrade(config, revision))
 
 
+def head_revision() -> str:
+    """The newest revision shipped in this package."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("The relay ships no migrations.")
+    return head
+
+
 async def current_revision(target: str | AsyncEngine) -> str | None:
     """The revision the database is at, or None if it was never migrated."""
     from alembic.runtime.migration import MigrationContext
