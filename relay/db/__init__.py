@@ -1,17 +1,24 @@
-"""Relay storage: the async engine factory, the declarative base and the log's tables.
+"""Relay storage: the async engine factory, the declarative base, the log's and the API's tables.
 
 Every model shares :class:`Base`, so Alembic sees one metadata (``relay/migrations``).
 """
 
+from relay.db.api_models import Identity, IdentityRecord, Invite, Member, StoredEnvelope, Thread
 from relay.db.base import Base
 from relay.db.engine import create_engine, session_factory
 from relay.db.log_models import LogCheckpoint, LogEntry, LogNode
 
 __all__ = [
     "Base",
+    "Identity",
+    "IdentityRecord",
+    "Invite",
     "LogCheckpoint",
     "LogEntry",
     "LogNode",
+    "Member",
+    "StoredEnvelope",
+    "Thread",
     "create_engine",
     "session_factory",
 ]

@@ -1,0 +1,117 @@
+"""Tables of the relay's API: identities and their logged records, threads, members, invites,
+envelopes. Keys are raw bytes (identity keys 32, thread ids 16, hashes 32); times are Unix
+seconds except ``received_ms``, the relay's receipt time that also goes into the log entry.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from relay.db.base import Base
+
+
+class Identity(Base):
+    """A registered identity: its current public history (the bundle) and its role."""
+
+    __tablename__ = "identities"
+
+    identity_key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    fingerprint: Mapped[bytes] = mapped_column(LargeBinary(20), unique=True, nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    history: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    """``keys.identity.encode_history`` of the records 0..record_count-1."""
+    record_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    devices: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    """The current device keys (32 bytes each, concatenated): who an envelope may address."""
+    revoked: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    registered_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class IdentityRecord(Base):
+    """One accepted statement of an identity's history, and where the log holds it."""
+
+    __tablename__ = "identity_records"
+
+    identity_key: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey("identities.identity_key"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    record: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    """The statement's canonical bytes: exactly what was logged."""
+    log_index: Mapped[int] = mapped_column(BigInteger, unique=True, nullable=False)
+
+
+class Thread(Base):
+    """A negotiation thread (one scene); ``envelope_count`` hands out per-thread sequences."""
+
+    __tablename__ = "threads"
+
+    thread_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    creator: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey("identities.identity_key"), nullable=False
+    )
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    envelope_count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class Member(Base):
+    """A member of a thread; a removed member keeps its row, with where the removal fell."""
+
+    __tablename__ = "thread_members"
+
+    thread_id: Mapped[bytes] = mapped_column(
+        LargeBinary(16), ForeignKey("threads.thread_id"), primary_key=True
+    )
+    identity_key: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey("identities.identity_key"), primary_key=True
+    )
+    joined_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    joined_after: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    """The thread's envelope count when the member joined."""
+    invite_id: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    join_proof: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    """The joiner's HMAC over the invite secret; the relay stores it but cannot make one."""
+    removed_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    removed_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The thread's envelope count at removal: the member may read sequences up to it."""
+    removed_by: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+
+
+class Invite(Base):
+    """A single-use invitation, stored by the hash of its secret (the relay never sees it)."""
+
+    __tablename__ = "thread_invites"
+
+    invite_id: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    thread_id: Mapped[bytes] = mapped_column(
+        LargeBinary(16), ForeignKey("threads.thread_id"), nullable=False
+    )
+    inviter: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    used_by: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class StoredEnvelope(Base):
+    """An accepted envelope: its canonical bytes, its log index and its place in the thread."""
+
+    __tablename__ = "envelopes"
+    __table_args__ = (
+        UniqueConstraint("thread_id", "sequence", name="uq_envelopes_thread_sequence"),
+        # The thread's heads: envelopes that no other envelope names as previous.
+        Index("ix_envelopes_thread_prev", "thread_id", "prev"),
+    )
+
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    thread_id: Mapped[bytes] = mapped_column(
+        LargeBinary(16), ForeignKey("threads.thread_id"), nullable=False
+    )
+    sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sender: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    prev: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    log_index: Mapped[int] = mapped_column(BigInteger, unique=True, nullable=False)
+    received_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
