@@ -7,8 +7,9 @@ are the submitters answered. Memory holds the right-edge frontier only (O(log n)
 
 Failure rules:
 
-- a caller's ``extra`` raises: the round is rolled back, that submitter alone gets its
-  exception, and the round is retried at once without it (its entry never existed);
+- a caller's ``extra`` (or a record-type hook run for it, :meth:`Sequencer.add_hook`) raises:
+  the round is rolled back, that submitter alone gets its exception, and the round is retried
+  at once without it (its entry never existed);
 - anything else fails (the database, the commit): every submitter of the round gets the
   exception, nothing of the round is visible, and the frontier is reloaded from the database
   (if another process appended meanwhile, the round is retried once on top of its work).
@@ -51,6 +52,10 @@ class LogPosition:
 ExtraRows = Callable[[AsyncSession, LogPosition], Awaitable[None]]
 """Adds the caller's own rows to the round's transaction; raising withdraws the submission."""
 
+RecordHook = Callable[[AsyncSession, LogPosition, bytes], Awaitable[None]]
+"""Adds rows for every submission of one record type (given its logged bytes), after the
+caller's ``extra``, in the same transaction: a transactional outbox, such as queued mail."""
+
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
@@ -87,6 +92,8 @@ class _Pending:
     leaf_hash: bytes
     extra: ExtraRows | None
     future: asyncio.Future[Receipt]
+    record_type: RecordType
+    logged: bytes
 
 
 @dataclass(slots=True)
@@ -128,6 +135,7 @@ class Sequencer:
         self._wakeup = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        self._hooks: dict[RecordType, list[RecordHook]] = {}
 
     @classmethod
     async def start(cls, store: LogStore, signer: NoteSigner, **options: object) -> Sequencer:
@@ -149,6 +157,10 @@ class Sequencer:
         """The checkpoint this process last committed or loaded."""
         return self._latest
 
+    def add_hook(self, record_type: RecordType, hook: RecordHook) -> None:
+        """Run ``hook`` inside the round's transaction for every later ``record_type`` entry."""
+        self._hooks.setdefault(record_type, []).append(hook)
+
     async def submit(
         self,
         record_type: RecordType,
@@ -168,7 +180,9 @@ class Sequencer:
         when = self._clock() if received_ms is None else received_ms
         entry = entry_for(record_type, logged_bytes, when)
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(entry, hash_leaf(entry), extra, future))
+        self._pending.append(
+            _Pending(entry, hash_leaf(entry), extra, future, record_type, logged_bytes)
+        )
         self._wakeup.set()
         return await future
 
@@ -249,12 +263,17 @@ class Sequencer:
             # so a concurrent writer makes us wait (busy timeout) instead of failing later.
             await self.store.insert_entries(session, first, [p.entry for p in batch])
             for offset, pending in enumerate(batch):
-                if pending.extra is None:
+                hooks = self._hooks.get(pending.record_type, ())
+                if pending.extra is None and not hooks:
                     continue
                 position = LogPosition(first + offset, pending.leaf_hash, pending.entry)
                 try:
-                    await pending.extra(session, position)
-                    await session.flush()
+                    if pending.extra is not None:
+                        await pending.extra(session, position)
+                        await session.flush()
+                    for hook in hooks:
+                        await hook(session, position, pending.logged)
+                        await session.flush()
                 except Exception as exc:
                     raise _ExtraFailedError(pending, exc) from exc
             await self.store.insert_nodes(session, round_.new_nodes)
