@@ -19,6 +19,12 @@ import rfc8785
 from keys.errors import EncodingError
 
 _B64U_RE = re.compile(r"\A[A-Za-z0-9_-]*\Z")
+_B64U_TO_STD = str.maketrans("-_", "+/")
+_PADDING = ("", "", "==", "=")
+_SPARE_BITS = (0, 0, 0x0F, 0x03)
+_B64U_VALUE = {
+    ch: i for i, ch in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
 
 
 def b64u_encode(data: bytes) -> str:
@@ -28,21 +34,56 @@ def b64u_encode(data: bytes) -> str:
 
 def b64u_decode(text: str, *, length: int | None = None, what: str = "value") -> bytes:
     """Decode strict unpadded base64url, optionally requiring an exact decoded length."""
-    if not isinstance(text, str) or not _B64U_RE.match(text) or len(text) % 4 == 1:
+    if type(text) is not str or len(text) % 4 == 1 or not _B64U_RE.match(text):
         raise EncodingError(f"The {what} is not unpadded base64url.")
-    try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise EncodingError(f"The {what} is not unpadded base64url.") from exc
-    if b64u_encode(data) != text:
+    # The alphabet is checked above, so the lenient C decoder has nothing to skip.
+    data = binascii.a2b_base64(text.translate(_B64U_TO_STD) + _PADDING[len(text) % 4])
+    # Canonical means the bits past the last whole byte are zero: 4 of them after two
+    # characters, 2 after three (RFC 4648 section 3.5).
+    spare = _SPARE_BITS[len(text) % 4]
+    if spare and _B64U_VALUE[text[-1]] & spare:
         raise EncodingError(f"The {what} is not in canonical base64url form.")
     if length is not None and len(data) != length:
         raise EncodingError(f"The {what} must be {length} bytes, not {len(data)}.")
     return data
 
 
+# Within this subset of JSON, RFC 8785 output is exactly what the C-accelerated json.dumps
+# writes with sorted keys and no spaces: integers within I-JSON's exact range print the same,
+# ASCII keys sort the same by UTF-16 code units as by code points, and both escape only
+# '"', '\\' and control characters, with the same short forms and lowercase \\u00xx.
+# tests/keys/test_encoding.py checks the two agree on arbitrary values of the subset.
+_FAST_INT_LIMIT = 2**53 - 1
+_json_encoder = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
+)
+
+
+def _in_fast_subset(value: Any, depth: int = 0) -> bool:
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return True
+    if kind is int:
+        return bool(-_FAST_INT_LIMIT <= value <= _FAST_INT_LIMIT)
+    if depth > 32:
+        return False
+    if kind is list:
+        return all(_in_fast_subset(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(
+            type(key) is str and key.isascii() and _in_fast_subset(item, depth + 1)
+            for key, item in value.items()
+        )
+    return False
+
+
 def canonical_json(value: Any) -> bytes:
     """Encode a JSON value per RFC 8785 (JCS)."""
+    if _in_fast_subset(value):
+        encoded = _fast_encode(value)
+        if encoded is not None:
+            return encoded
+        # else a lone surrogate: let the reference encoder refuse it with its reason
     try:
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
@@ -51,13 +92,54 @@ def canonical_json(value: Any) -> bytes:
 
 def parse_canonical_json(data: bytes, *, what: str = "document") -> Any:
     """Parse JSON that must already be in RFC 8785 form; refuse any other spelling."""
+    subset = _ParseSubset()
     try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+        value = json.loads(
+            data.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=subset.float,
+            parse_int=subset.int,
+            object_pairs_hook=subset.object,
+        )
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise EncodingError(f"The {what} is not valid JSON.") from exc
-    if canonical_json(value) != data:
+    # The hooks saw every number and key while parsing, so the subset test needs no walk.
+    encoded = _fast_encode(value) if subset.fast else canonical_json(value)
+    if encoded != data:
         raise EncodingError(f"The {what} is not in canonical JSON (RFC 8785) form.")
     return value
+
+
+class _ParseSubset:
+    """Parser hooks that note whether a document stays inside the fast subset."""
+
+    def __init__(self) -> None:
+        self.fast = True
+
+    def float(self, text: str) -> float:
+        self.fast = False
+        return float(text)
+
+    def int(self, text: str) -> int:
+        value = int(text)
+        if not -_FAST_INT_LIMIT <= value <= _FAST_INT_LIMIT:
+            self.fast = False
+        return value
+
+    def object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(pairs)
+        if len(result) != len(pairs):
+            raise ValueError("duplicate member names")
+        if not all(key.isascii() for key in result):
+            self.fast = False
+        return result
+
+
+def _fast_encode(value: Any) -> bytes | None:
+    try:
+        return _json_encoder.encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        return None  # a lone surrogate: never equal to valid UTF-8 input
 
 
 def _refuse_constant(name: str) -> Any:

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import nacl.bindings as sodium
@@ -26,10 +27,10 @@ import nacl.exceptions
 import nacl.public
 import nacl.signing
 
+from keys import randomness
 from keys import statement as sig
 from keys.encoding import b64u_decode, b64u_encode, canonical_json, parse_canonical_json
 from keys.errors import DecryptionError, EncodingError, LimitError
-from keys import randomness
 
 VERSION = 1
 MAX_RECIPIENTS = 64  # device keys, the sender's own included
@@ -88,6 +89,10 @@ class Context:
         }
 
     def to_bytes(self) -> bytes:
+        return self._bytes
+
+    @cached_property
+    def _bytes(self) -> bytes:
         return canonical_json(self.to_json())
 
     @property
@@ -104,6 +109,9 @@ class Envelope:
     ciphertext: bytes
     wrapped_keys: tuple[bytes, ...]
     signature: bytes
+    # The canonical bytes this envelope was parsed from, if any: they are its identity, so
+    # they are kept rather than encoded again.
+    raw: bytes | None = field(default=None, compare=False, repr=False)
 
     def _unsigned_json(self) -> dict[str, Any]:
         return {
@@ -119,22 +127,36 @@ class Envelope:
         return value
 
     def to_bytes(self) -> bytes:
+        return self.raw if self.raw is not None else self._encoded
+
+    @cached_property
+    def _encoded(self) -> bytes:
         return canonical_json(self.to_json())
 
-    @property
+    @cached_property
     def hash(self) -> bytes:
         """SHA-256 of the canonical bytes: the envelope's identity in threads and the log."""
         return hashlib.sha256(self.to_bytes()).digest()
+
+    def unsigned_bytes(self) -> bytes:
+        """The canonical bytes of the envelope without its signature: what the outer signs."""
+        if self.raw is not None:
+            # In canonical form "signature" is the last member, and its value is base64url,
+            # so the unsigned object is the raw bytes with that member cut off.
+            suffix = b',"signature":"' + b64u_encode(self.signature).encode() + b'"}'
+            if self.raw.endswith(suffix):
+                return self.raw[: -len(suffix)] + b"}"
+        return canonical_json(self._unsigned_json())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Envelope:
         """Parse and check shape, lengths and limits; no cryptography happens here."""
         if len(data) > MAX_ENVELOPE_BYTES:
             raise LimitError(f"An envelope may be at most {MAX_ENVELOPE_BYTES} bytes.")
-        return cls.from_json(parse_canonical_json(data, what="envelope"))
+        return cls.from_json(parse_canonical_json(data, what="envelope"), raw=bytes(data))
 
     @classmethod
-    def from_json(cls, value: Any) -> Envelope:
+    def from_json(cls, value: Any, *, raw: bytes | None = None) -> Envelope:
         _require_fields(value, _ENVELOPE_FIELDS, "envelope")
         context = _parse_context(value["context"])
         keys = value["keys"]
@@ -155,6 +177,7 @@ class Envelope:
                 b64u_decode(k, length=WRAPPED_KEY_SIZE, what="wrapped key") for k in keys
             ),
             signature=b64u_decode(value["signature"], length=sig.SIGNATURE_SIZE, what="signature"),
+            raw=raw,
         )
 
     def verify_outer(self) -> Envelope:
@@ -162,7 +185,7 @@ class Envelope:
         sig.verify(
             self.context.sender,
             sig.ENVELOPE_OUTER,
-            canonical_json(self._unsigned_json()),
+            self.unsigned_bytes(),
             self.signature,
         )
         return self
