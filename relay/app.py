@@ -1,0 +1,121 @@
+"""The relay's aiohttp application, built by :func:`create_app` from a :class:`RelayConfig`.
+
+Startup: log key (created on first start), engine, Alembic migrations, sequencer. Cleanup:
+the sequencer finishes the round in flight, streams are ended, the engine is disposed.
+Middlewares, outermost first: problem+json, per-address rate and body size, signatures,
+per-identity rate.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from keys.note import NoteSigner
+from relay.config import RelayConfig
+from relay.db.engine import create_engine, session_factory
+from relay.http import envelopes, identities, stream, threads
+from relay.http.auth import auth_middleware, public
+from relay.http.common import BACKEND, CLOCK
+from relay.http.errors import problem_middleware
+from relay.http.limits import address_limit_middleware, identity_limit_middleware
+from relay.http.openapi import openapi_document
+from relay.keyfile import load_or_create_log_key
+from relay.log.http import LOG_STORE, add_log_routes
+from relay.log.sequencer import Sequencer
+from relay.log.store import LogStore
+from relay.migrations import migrate
+from relay.pubsub import Hub
+from relay.service import Backend
+
+CONFIG = web.AppKey("closedset.config", RelayConfig)
+LOG_SIGNER = web.AppKey("closedset.log_signer", NoteSigner)
+
+
+def create_app(
+    config: RelayConfig,
+    *,
+    clock: Callable[[], float] = time.time,
+    engine: AsyncEngine | None = None,
+) -> web.Application:
+    """The relay, ready for ``web.AppRunner``; the database is first used at startup.
+
+    ``engine`` replaces the one made from ``config.database_url`` (tests pass one with a
+    PostgreSQL schema); either way the application disposes of it at cleanup.
+    """
+    limits = config.limits
+    app = web.Application(
+        client_max_size=limits.max_body_bytes,
+        middlewares=[
+            problem_middleware,
+            address_limit_middleware(limits.per_address, limits.max_body_bytes, clock),
+            auth_middleware(max_skew=limits.clock_skew, clock=clock),
+            identity_limit_middleware(limits.per_identity, clock),
+        ],
+    )
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    signer = load_or_create_log_key(config.log_key_path, config.log_origin)[0]
+    app[LOG_SIGNER] = signer
+    # The engine connects lazily: nothing touches the database before startup.
+    app[LOG_STORE] = LogStore(engine or create_engine(config.database_url))
+    add_log_routes(app, app[LOG_STORE], signer.verifier().key_string())
+    _mark_log_routes_public(app)
+    app.cleanup_ctx.append(_storage)
+    app.on_shutdown.append(_end_streams)
+
+    app.router.add_get("/healthz", get_health)
+    app.router.add_get("/openapi.json", get_openapi)
+    identities.add_routes(app)
+    threads.add_routes(app)
+    envelopes.add_routes(app)
+    app.router.add_get("/v1/stream", stream.get_stream)
+    return app
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    config, signer, store = app[CONFIG], app[LOG_SIGNER], app[LOG_STORE]
+    engine = store.engine
+    try:
+        await migrate(engine)
+        clock = app[CLOCK]
+        sequencer = await Sequencer.start(store, signer, clock=lambda: int(clock() * 1000))
+        app[BACKEND] = Backend(session_factory(engine), store, sequencer, config.limits, Hub())
+        try:
+            yield
+        finally:
+            await sequencer.close()
+    finally:
+        await engine.dispose()
+
+
+def _mark_log_routes_public(app: web.Application) -> None:
+    # The log's handlers live in relay.log.http, which knows nothing about authentication;
+    # everything under /log/ is public by design (anyone may audit the log).
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("path") or info.get("formatter") or ""
+        if path.startswith("/log/"):
+            public(route.handler)
+
+
+async def _end_streams(app: web.Application) -> None:
+    if BACKEND in app:
+        app[BACKEND].hub.close()
+
+
+@public
+async def get_health(request: web.Request) -> web.Response:
+    backend = request.app[BACKEND]
+    return web.json_response(
+        {"status": "ok", "tree_size": backend.sequencer.tree_size},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@public
+async def get_openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(request.app[CONFIG].public_url))

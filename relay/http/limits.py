@@ -1,0 +1,94 @@
+"""Limits: body size, and request rate per remote address (before auth) and per identity (after).
+
+:class:`TokenBuckets` is pure (time is passed in). Past a limit the answer is 413 or 429 with
+``Retry-After``, always before the handler runs, so a refused request writes nothing. Buckets
+live in this process; a relay run as several processes limits each process separately.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from relay.config import RateLimit
+from relay.http.auth import caller_or_none
+from relay.problem import problem
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_TRACKED = 100_000
+
+
+class TokenBuckets:
+    """One token bucket per key; the least recently seen keys are forgotten past ``max_keys``
+    (a forgotten key starts again with a full bucket, the same as a new one)."""
+
+    def __init__(self, limit: RateLimit, max_keys: int = MAX_TRACKED) -> None:
+        self.rate = limit.rate
+        self.burst = float(limit.burst)
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[Any, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: Any, now: float) -> float | None:
+        """Spend one token for ``key``; None if allowed, else the seconds until one is back."""
+        tokens, last = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + max(0.0, now - last) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            allowed = True
+        else:
+            self._buckets[key] = (tokens, now)
+            allowed = False
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return None if allowed else (1.0 - tokens) / self.rate
+
+
+def _too_many(wait: float, who: str) -> web.Response:
+    seconds = max(1, math.ceil(wait))
+    return problem(
+        429,
+        f"Too many requests from this {who}; try again in {seconds} seconds.",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def address_limit_middleware(
+    limit: RateLimit, max_body_bytes: int, clock: Callable[[], float]
+) -> Any:
+    """Refuse bodies declared too large, and callers over the per-address rate."""
+    buckets = TokenBuckets(limit)
+
+    @web.middleware
+    async def limit_address(request: web.Request, handler: Handler) -> web.StreamResponse:
+        wait = buckets.take(request.remote or "", clock())
+        if wait is not None:
+            return _too_many(wait, "address")
+        # A chunked body has no length up front; aiohttp's client_max_size stops it on read.
+        if request.content_length is not None and request.content_length > max_body_bytes:
+            return problem(
+                413,
+                f"The request body is larger than the {max_body_bytes} bytes this relay accepts.",
+            )
+        return await handler(request)
+
+    return limit_address
+
+
+def identity_limit_middleware(limit: RateLimit, clock: Callable[[], float]) -> Any:
+    """Refuse an authenticated caller over the per-identity rate (runs after auth)."""
+    buckets = TokenBuckets(limit)
+
+    @web.middleware
+    async def limit_identity(request: web.Request, handler: Handler) -> web.StreamResponse:
+        who = caller_or_none(request)
+        if who is not None:
+            wait = buckets.take(who, clock())
+            if wait is not None:
+                return _too_many(wait, "identity")
+        return await handler(request)
+
+    return limit_identity

@@ -1,0 +1,10 @@
+"""The relay's use cases over storage and the log: identities, threads, envelopes, receipts.
+
+Each function loads what the pure rules (``relay.directory``, ``relay.threads``) need, applies
+them, and writes; anything logged goes through the sequencer with its rows in ``extra``, so
+rows, log entry and checkpoint commit together. Time is passed in; nothing here knows HTTP.
+"""
+
+from relay.service.backend import Backend
+
+__all__ = ["Backend"]

@@ -1,0 +1,21 @@
+"""What every use case works with: sessions, the log store and sequencer, limits, the hub."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from relay.config import Limits
+from relay.log.sequencer import Sequencer
+from relay.log.store import LogStore
+from relay.pubsub import Hub
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    sessions: async_sessionmaker[AsyncSession]
+    store: LogStore
+    sequencer: Sequencer
+    limits: Limits
+    hub: Hub

@@ -1,0 +1,155 @@
+"""Register, extend and look up identities; every newly accepted record is logged.
+
+Each new record is its own log entry. Its ``extra`` advances the identity's stored history by
+exactly one record with a compare-and-set on ``record_count``, so records land in order and
+two racing extensions of one identity cannot both win (the loser gets a 409).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from keys.identity import KeyHistory, encode_history
+from relay.db.api_models import Identity, IdentityRecord
+from relay.directory import check_extension, device_blob, parse_bundle
+from relay.errors import ConflictError, NotFoundError
+from relay.log.entry import RecordType
+from relay.log.sequencer import ExtraRows, LogPosition, Receipt
+from relay.service.backend import Backend
+from relay.service.receipts import receipts_at_latest
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    receipts: list[Receipt]
+    """One per newly accepted record, in history order (empty: nothing was new)."""
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    bundle: bytes
+    receipts: list[Receipt]
+    """One per record of the bundle, against the latest checkpoint."""
+
+
+async def stored_records(session: AsyncSession, identity_key: bytes) -> list[bytes]:
+    rows = await session.execute(
+        select(IdentityRecord.record)
+        .where(IdentityRecord.identity_key == identity_key)
+        .order_by(IdentityRecord.position)
+    )
+    return list(rows.scalars())
+
+
+async def register(backend: Backend, bundle: bytes, caller: bytes, now: int) -> Registered:
+    """Accept ``bundle`` from ``caller`` at Unix time ``now`` and log its new records."""
+    history = parse_bundle(bundle)
+    async with backend.sessions() as session:
+        stored = await stored_records(session, history.identity_key)
+    extension = check_extension(history, caller, stored)
+    if not extension.new_records:
+        return Registered([], False)
+    received_ms = now * 1000
+    submissions = [
+        backend.sequencer.submit(
+            RecordType.IDENTITY_RECORD,
+            record.to_bytes(),
+            received_ms=received_ms,
+            extra=_advance(history, extension.first_new + offset, now),
+        )
+        for offset, record in enumerate(extension.new_records)
+    ]
+    results = await asyncio.gather(*submissions, return_exceptions=True)
+    for result in results:
+        if isinstance(result, IntegrityError | _RaceError):
+            raise ConflictError(
+                "This identity was changed by another request at the same time; "
+                "fetch it and send your extension again."
+            ) from result
+        if isinstance(result, BaseException):
+            raise result
+    receipts = [r for r in results if isinstance(r, Receipt)]
+    return Registered(receipts, extension.first_new == 0)
+
+
+class _RaceError(Exception):
+    pass
+
+
+def _advance(history: KeyHistory, position: int, now: int) -> ExtraRows:
+    prefix = KeyHistory.from_records(history.records[: position + 1])
+    record = history.records[position]
+
+    async def extra(session: AsyncSession, where: LogPosition) -> None:
+        values = {
+            "history": encode_history(prefix.records),
+            "record_count": position + 1,
+            "devices": device_blob(prefix),
+            "revoked": prefix.revoked_at is not None,
+            "updated_at": now,
+        }
+        if position == 0:
+            await session.execute(
+                insert(Identity).values(
+                    identity_key=prefix.identity_key,
+                    fingerprint=prefix.fingerprint.digest,
+                    role=prefix.role,
+                    registered_at=now,
+                    **values,
+                )
+            )
+        else:
+            result = await session.execute(
+                update(Identity)
+                .where(
+                    Identity.identity_key == prefix.identity_key,
+                    Identity.record_count == position,
+                )
+                .values(**values)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise _RaceError("the stored history moved")
+        await session.execute(
+            insert(IdentityRecord).values(
+                identity_key=prefix.identity_key,
+                position=position,
+                record=record.to_bytes(),
+                log_index=where.index,
+            )
+        )
+
+    return extra
+
+
+async def lookup(backend: Backend, fingerprint: bytes) -> Listing:
+    """An identity's bundle and a receipt for each of its records."""
+    async with backend.sessions() as session:
+        row = (
+            await session.execute(
+                select(Identity.identity_key, Identity.history, Identity.record_count).where(
+                    Identity.fingerprint == fingerprint
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFoundError("No identity with this fingerprint is registered on this relay.")
+        indices = list(
+            (
+                await session.execute(
+                    select(IdentityRecord.log_index)
+                    .where(
+                        IdentityRecord.identity_key == row.identity_key,
+                        # Records only grow; keep exactly those of the history read above.
+                        IdentityRecord.position < row.record_count,
+                    )
+                    .order_by(IdentityRecord.position)
+                )
+            ).scalars()
+        )
+    return Listing(row.history, await receipts_at_latest(backend.store, indices))
