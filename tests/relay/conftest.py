@@ -129,3 +129,23 @@ async def store(log_db: DbTarget) -> AsyncIterator[LogStore]:
 @pytest.fixture
 def log_signer() -> NoteSigner:
     return NoteSigner(LOG_NAME, LOG_SEED)
+
+
+# --- the relay's API over real sockets (helpers in tests/relay/api_support.py) ----------------
+
+
+@pytest.fixture
+def clock() -> Any:
+    """The relay's injected clock; tests move it instead of sleeping."""
+    from tests.relay.api_support import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+async def api(log_db: DbTarget, tmp_path: Path, clock: Any) -> AsyncIterator[Any]:
+    """A relay on a real socket over each backend, with roomy rate limits, and a caller."""
+    from tests.relay.api_support import running_relay
+
+    async with running_relay(log_db, tmp_path, clock) as client:
+        yield client

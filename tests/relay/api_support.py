@@ -1,0 +1,183 @@
+"""Test-side helpers for the relay API: people with keys, a signing caller, a running relay.
+
+A deliberately small stand-in for the real client (``client/relay_client.py``): the tests
+must be able to send what a client never would (unsigned, replayed, forged requests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import nacl.signing
+from aiohttp.test_utils import TestServer
+from sqlalchemy import func, select
+
+from keys.envelope import Envelope, Recipient, seal
+from keys.httpsig import sign_request
+from keys.identity import (
+    DeviceKeyPair,
+    Fingerprint,
+    certify_device,
+    encode_history,
+    make_identity_record,
+)
+from keys.statement import Statement
+from relay.app import create_app
+from relay.config import Limits, RateLimit, load_config
+from relay.db.base import Base
+from tests.relay.conftest import DbTarget
+
+START = 1_800_000_000
+ROOMY = RateLimit(10_000.0, 10_000)
+PURPOSE = "closedset/test/note/v1"
+
+
+class FakeClock:
+    """The relay's clock in tests: time moves only when a test moves it."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Person:
+    name: str
+    role: str
+    key: nacl.signing.SigningKey
+    device: DeviceKeyPair
+    records: list[Statement]
+
+    @classmethod
+    def new(cls, name: str, role: str, now: int = START - 60) -> Person:
+        key = nacl.signing.SigningKey.generate()
+        device = DeviceKeyPair.generate()
+        records = [
+            make_identity_record(key, name=name, role=role, issued_at=now),  # type: ignore[arg-type]
+            certify_device(key, device.public, issued_at=now),
+        ]
+        return cls(name, role, key, device, records)
+
+    @property
+    def identity(self) -> bytes:
+        return bytes(self.key.verify_key)
+
+    @property
+    def fingerprint(self) -> str:
+        return Fingerprint.of(self.identity).compact
+
+    def bundle(self) -> bytes:
+        return encode_history(self.records)
+
+    def recipients(self) -> list[Recipient]:
+        return [Recipient(self.identity, self.device.public)]
+
+
+def seal_to(
+    sender: Person, thread: bytes, others: list[Person], prev: bytes | None, text: bytes = b"hi"
+) -> Envelope:
+    recipients = [r for p in [sender, *others] for r in p.recipients()]
+    return seal(
+        text, sender=sender.key, recipients=recipients, thread=thread, prev=prev, purpose=PURPOSE
+    ).envelope
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+    content_type: str
+
+
+@dataclass
+class Api:
+    """Signs and sends requests the way a client does, and lets a test bend every part."""
+
+    http: aiohttp.ClientSession
+    base: str
+    clock: FakeClock
+    sent: list[tuple[str, str, bytes, dict[str, str]]] = field(default_factory=list)
+
+    def sign(self, who: Person, method: str, target: str, body: bytes) -> dict[str, str]:
+        return sign_request(
+            who.key, method, target, body, created=int(self.clock()), nonce=os.urandom(16)
+        )
+
+    async def call(
+        self,
+        who: Person | None,
+        method: str,
+        target: str,
+        body: bytes | dict[str, Any] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        data = json.dumps(body).encode() if isinstance(body, dict) else (body or b"")
+        signed = {} if who is None else self.sign(who, method, target, data)
+        all_headers = {"Content-Type": "application/json", **signed, **(headers or {})}
+        self.sent.append((method, target, data, all_headers))
+        return await self.send(method, target, data, all_headers)
+
+    async def send(self, method: str, target: str, data: bytes, headers: dict[str, str]) -> Reply:
+        async with self.http.request(
+            method, self.base + target, data=data, headers=headers
+        ) as response:
+            raw = await response.read()
+            kind = response.content_type
+            parsed: Any = json.loads(raw) if kind.endswith("json") and raw else raw
+            return Reply(response.status, parsed, dict(response.headers), kind)
+
+    async def register(self, *people: Person) -> None:
+        for person in people:
+            reply = await self.call(person, "POST", "/v1/identities", person.bundle())
+            assert reply.status == 201, reply.body
+
+
+def small_config(tmp_path: Path, **limits: Any) -> Any:
+    config = load_config(None, {}, {"data_dir": str(tmp_path / "relay-data")})
+    base = Limits(per_identity=ROOMY, per_address=ROOMY)
+    return replace(config, limits=replace(base, **limits))
+
+
+@asynccontextmanager
+async def running_relay(
+    target: DbTarget, tmp_path: Path, clock: FakeClock, **limits: Any
+) -> AsyncIterator[Api]:
+    """A relay on a real socket (port 0) over ``target``, and an Api pointed at it."""
+    config = small_config(tmp_path, **limits)
+    app = create_app(config, clock=clock, engine=target.make_engine())
+    server = TestServer(app, port=0)
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Api(http, str(server.make_url("")).rstrip("/"), clock)
+    finally:
+        await server.close()
+
+
+async def snapshot(target: DbTarget) -> dict[str, int]:
+    """Row counts of every relay table (the log's included): what "nothing stored" compares."""
+    engine = target.make_engine()
+    try:
+        async with engine.connect() as conn:
+            return {
+                table.name: int(
+                    (await conn.execute(select(func.count()).select_from(table))).scalar_one()
+                )
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        await engine.dispose()

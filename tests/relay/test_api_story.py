@@ -1,0 +1,217 @@
+"""The relay's happy path over real sockets, on SQLite and PostgreSQL: an IC and two performers
+register, the IC opens a thread and invites both, they talk, page, follow the stream, and every
+receipt verifies offline against the log key the relay publishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+
+import aiohttp
+
+from keys.checkpoint import open_checkpoint
+from keys.encoding import b64u_decode, b64u_encode, canonical_json
+from keys.envelope import Envelope, open_envelope
+from keys.identity import decode_history
+from keys.invite import invite_id, join_proof, verify_join_proof
+from keys.logentry import RecordType, decode_entry
+from keys.merkle import hash_leaf, verify_inclusion
+from keys.note import NoteVerifier
+from tests.relay.api_support import Api, Person, seal_to
+
+
+async def log_verifier(api: Api) -> NoteVerifier:
+    reply = await api.call(None, "GET", "/log/key")
+    assert reply.status == 200
+    return NoteVerifier.from_key_string(reply.body.decode().strip())
+
+
+def check_receipt(receipt: dict[str, Any], verifier: NoteVerifier, logged: bytes) -> None:
+    """What a client does with every receipt: entry names the bytes, proof reaches the root."""
+    entry = b64u_decode(receipt["entry"])
+    assert decode_entry(entry).digest == hashlib.sha256(logged).digest()
+    assert b64u_decode(receipt["leaf_hash"]) == hash_leaf(entry)
+    checkpoint = open_checkpoint(receipt["checkpoint"], verifier).checkpoint
+    assert checkpoint.size == receipt["tree_size"]
+    proof = [b64u_decode(h) for h in receipt["inclusion"]]
+    verify_inclusion(
+        hash_leaf(entry), receipt["index"], checkpoint.size, proof, checkpoint.root_hash
+    )
+
+
+async def open_thread(api: Api, ic: Person, *joiners: Person) -> bytes:
+    """The IC creates a thread and each joiner joins with their own invite."""
+    thread = os.urandom(16)
+    reply = await api.call(ic, "POST", "/v1/threads", {"thread": b64u_encode(thread)})
+    assert reply.status == 201, reply.body
+    for joiner in joiners:
+        secret = os.urandom(32)
+        await invite(api, ic, thread, secret)
+        reply = await api.call(
+            joiner,
+            "POST",
+            f"/v1/threads/{b64u_encode(thread)}/join",
+            {
+                "invite_id": b64u_encode(invite_id(secret)),
+                "proof": b64u_encode(join_proof(secret, thread, joiner.identity)),
+            },
+        )
+        assert reply.status == 201, reply.body
+    return thread
+
+
+async def invite(api: Api, ic: Person, thread: bytes, secret: bytes, ttl: int = 3600) -> None:
+    reply = await api.call(
+        ic,
+        "POST",
+        f"/v1/threads/{b64u_encode(thread)}/invites",
+        {"invite_id": b64u_encode(invite_id(secret)), "expires_at": int(api.clock()) + ttl},
+    )
+    assert reply.status == 201, reply.body
+
+
+async def post(api: Api, sender: Person, envelope: Envelope) -> dict[str, Any]:
+    thread = b64u_encode(envelope.context.thread)
+    reply = await api.call(sender, "POST", f"/v1/threads/{thread}/envelopes", envelope.to_bytes())
+    assert reply.status == 201, reply.body
+    return dict(reply.body)
+
+
+async def test_registration_is_logged_and_lookup_proves_each_record(api: Api) -> None:
+    ana = Person.new("Ana Ruiz", "performer")
+    reply = await api.call(ana, "POST", "/v1/identities", ana.bundle())
+    assert reply.status == 201
+    verifier = await log_verifier(api)
+    assert len(reply.body["receipts"]) == 2
+    for record, receipt in zip(ana.records, reply.body["receipts"], strict=True):
+        check_receipt(receipt, verifier, record.to_bytes())
+        entry = decode_entry(b64u_decode(receipt["entry"]))
+        assert entry.record_type == RecordType.IDENTITY_RECORD
+
+    # Sending the same bundle again changes nothing; a grouped fingerprint finds it.
+    again = await api.call(ana, "POST", "/v1/identities", ana.bundle())
+    assert (again.status, again.body["receipts"]) == (200, [])
+    grouped = " ".join(ana.fingerprint[i : i + 4] for i in range(0, 32, 4)).lower()
+    found = await api.call(None, "GET", f"/v1/identities/{grouped}")
+    assert found.status == 200
+    history = decode_history(canonical_json(found.body["bundle"]))
+    assert history.identity_key == ana.identity
+    for record, receipt in zip(ana.records, found.body["receipts"], strict=True):
+        check_receipt(receipt, verifier, record.to_bytes())
+
+
+async def test_ic_and_two_performers_negotiate_page_and_follow_the_stream(api: Api) -> None:
+    ic, ana, ben = (
+        Person.new("Ines", "ic"),
+        Person.new("Ana", "performer"),
+        Person.new("Ben", "performer"),
+    )
+    await api.register(ic, ana, ben)
+    verifier = await log_verifier(api)
+
+    # Ben follows the stream from before the thread exists: he is pushed what comes after he joins.
+    signed = api.sign(ben, "GET", "/v1/stream", b"")
+    async with api.http.ws_connect(api.base + "/v1/stream", headers=signed) as ws:
+        thread = await open_thread(api, ic, ana, ben)
+        t = b64u_encode(thread)
+
+        detail = await api.call(ic, "GET", f"/v1/threads/{t}")
+        assert detail.status == 200
+        members = {m["fingerprint"]: m for m in detail.body["members"]}
+        assert set(members) == {ic.fingerprint, ana.fingerprint, ben.fingerprint}
+        assert members[ana.fingerprint]["devices"] == [b64u_encode(ana.device.public)]
+        assert members[ic.fingerprint]["join_proof"] is None
+
+        prev = None
+        hashes = []
+        for n in range(5):
+            sender = [ic, ana, ben][n % 3]
+            others = [p for p in (ic, ana, ben) if p is not sender]
+            envelope = seal_to(sender, thread, others, prev, b"statement %d" % n)
+            receipt = await post(api, sender, envelope)
+            check_receipt(receipt, verifier, envelope.to_bytes())
+            assert receipt["hash"] == envelope.hash.hex()
+            assert receipt["sequence"] == n + 1
+            prev = envelope.hash
+            hashes.append(envelope.hash.hex())
+
+            pushed = await ws.receive_json(timeout=5)
+            assert pushed["type"] == "envelope" and pushed["thread"] == t
+            assert (pushed["hash"], pushed["sequence"]) == (envelope.hash.hex(), n + 1)
+            opened = open_envelope(Envelope.from_json(pushed["envelope"]), ben.device.private)
+            assert opened.plaintext == b"statement %d" % n
+
+    # Posting the same bytes again is answered with the same receipt, not a second entry.
+    tree_size = receipt["tree_size"]
+    again = await api.call(sender, "POST", f"/v1/threads/{t}/envelopes", envelope.to_bytes())
+    assert again.status == 200
+    assert (again.body["index"], again.body["sequence"]) == (receipt["index"], 5)
+    assert again.body["tree_size"] == tree_size
+
+    # Pages of two, following the cursor, give all five in order.
+    seen, after = [], None
+    while True:
+        query = "?limit=2" + (f"&after={after}" if after else "")
+        page = await api.call(ana, "GET", f"/v1/threads/{t}/envelopes{query}")
+        assert page.status == 200
+        seen += [item["hash"] for item in page.body["envelopes"]]
+        after = page.body["next"]
+        if after is None:
+            break
+    assert seen == hashes
+    assert page.body["envelopes"][-1]["sequence"] == 5
+
+    detail = await api.call(ben, "GET", f"/v1/threads/{t}")
+    assert detail.body["heads"] == [hashes[-1]]
+    threads = await api.call(ana, "GET", "/v1/threads")
+    assert threads.body["threads"] == [
+        {"thread": t, "created_at": int(api.clock()), "envelope_count": 5, "removed": False}
+    ]
+
+    # A later receipt for the first envelope verifies against the latest checkpoint.
+    later = await api.call(ben, "GET", f"/v1/receipts/{hashes[0]}")
+    assert later.status == 200
+    first = Envelope.from_json(
+        (await api.call(ben, "GET", f"/v1/threads/{t}/envelopes?limit=1")).body["envelopes"][0][
+            "envelope"
+        ]
+    )
+    check_receipt(later.body, verifier, first.to_bytes())
+    assert later.body["tree_size"] == tree_size
+
+
+async def test_inviter_checks_the_join_proof_the_relay_stored(api: Api) -> None:
+    ic, ana = Person.new("Ines", "ic"), Person.new("Ana", "performer")
+    await api.register(ic, ana)
+    thread = os.urandom(16)
+    secret = os.urandom(32)
+    await api.call(ic, "POST", "/v1/threads", {"thread": b64u_encode(thread)})
+    await invite(api, ic, thread, secret)
+    proof = join_proof(secret, thread, ana.identity)
+    t = b64u_encode(thread)
+    body = {"invite_id": b64u_encode(invite_id(secret)), "proof": b64u_encode(proof)}
+    assert (await api.call(ana, "POST", f"/v1/threads/{t}/join", body)).status == 201
+    detail = await api.call(ic, "GET", f"/v1/threads/{t}")
+    stored = next(m for m in detail.body["members"] if m["fingerprint"] == ana.fingerprint)
+    verify_join_proof(
+        secret, thread, b64u_decode(stored["identity"]), b64u_decode(stored["join_proof"])
+    )
+
+
+async def test_health_and_openapi_are_public(api: Api) -> None:
+    health = await api.call(None, "GET", "/healthz")
+    assert health.status == 200 and health.body["status"] == "ok"
+    document = await api.call(None, "GET", "/openapi.json")
+    assert document.status == 200 and document.body["openapi"] == "3.1.0"
+    checkpoint = await api.call(None, "GET", "/log/checkpoint")
+    assert checkpoint.status == 200
+
+
+async def test_stream_without_signature_is_refused(api: Api) -> None:
+    try:
+        async with api.http.ws_connect(api.base + "/v1/stream"):
+            raise AssertionError("an unsigned stream must not open")
+    except aiohttp.WSServerHandshakeError as exc:
+        assert exc.status == 401
