@@ -5,78 +5,25 @@ receipt verifies offline against the log key the relay publishes.
 
 from __future__ import annotations
 
-import hashlib
 import os
-from typing import Any
 
 import aiohttp
 
-from keys.checkpoint import open_checkpoint
 from keys.encoding import b64u_decode, b64u_encode, canonical_json
 from keys.envelope import Envelope, open_envelope
 from keys.identity import decode_history
 from keys.invite import invite_id, join_proof, verify_join_proof
 from keys.logentry import RecordType, decode_entry
-from keys.merkle import hash_leaf, verify_inclusion
-from keys.note import NoteVerifier
-from tests.relay.api_support import Api, Person, seal_to
-
-
-async def log_verifier(api: Api) -> NoteVerifier:
-    reply = await api.call(None, "GET", "/log/key")
-    assert reply.status == 200
-    return NoteVerifier.from_key_string(reply.body.decode().strip())
-
-
-def check_receipt(receipt: dict[str, Any], verifier: NoteVerifier, logged: bytes) -> None:
-    """What a client does with every receipt: entry names the bytes, proof reaches the root."""
-    entry = b64u_decode(receipt["entry"])
-    assert decode_entry(entry).digest == hashlib.sha256(logged).digest()
-    assert b64u_decode(receipt["leaf_hash"]) == hash_leaf(entry)
-    checkpoint = open_checkpoint(receipt["checkpoint"], verifier).checkpoint
-    assert checkpoint.size == receipt["tree_size"]
-    proof = [b64u_decode(h) for h in receipt["inclusion"]]
-    verify_inclusion(
-        hash_leaf(entry), receipt["index"], checkpoint.size, proof, checkpoint.root_hash
-    )
-
-
-async def open_thread(api: Api, ic: Person, *joiners: Person) -> bytes:
-    """The IC creates a thread and each joiner joins with their own invite."""
-    thread = os.urandom(16)
-    reply = await api.call(ic, "POST", "/v1/threads", {"thread": b64u_encode(thread)})
-    assert reply.status == 201, reply.body
-    for joiner in joiners:
-        secret = os.urandom(32)
-        await invite(api, ic, thread, secret)
-        reply = await api.call(
-            joiner,
-            "POST",
-            f"/v1/threads/{b64u_encode(thread)}/join",
-            {
-                "invite_id": b64u_encode(invite_id(secret)),
-                "proof": b64u_encode(join_proof(secret, thread, joiner.identity)),
-            },
-        )
-        assert reply.status == 201, reply.body
-    return thread
-
-
-async def invite(api: Api, ic: Person, thread: bytes, secret: bytes, ttl: int = 3600) -> None:
-    reply = await api.call(
-        ic,
-        "POST",
-        f"/v1/threads/{b64u_encode(thread)}/invites",
-        {"invite_id": b64u_encode(invite_id(secret)), "expires_at": int(api.clock()) + ttl},
-    )
-    assert reply.status == 201, reply.body
-
-
-async def post(api: Api, sender: Person, envelope: Envelope) -> dict[str, Any]:
-    thread = b64u_encode(envelope.context.thread)
-    reply = await api.call(sender, "POST", f"/v1/threads/{thread}/envelopes", envelope.to_bytes())
-    assert reply.status == 201, reply.body
-    return dict(reply.body)
+from tests.relay.api_support import (
+    Api,
+    Person,
+    check_receipt,
+    invite,
+    log_verifier,
+    open_thread,
+    post,
+    seal_to,
+)
 
 
 async def test_registration_is_logged_and_lookup_proves_each_record(api: Api) -> None:
