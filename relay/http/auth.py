@@ -21,7 +21,7 @@ from keys.httpsig import MissingSignatureError, verify_request
 from relay.problem import problem
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_CALLER = "closedset.caller"
+_CALLER = web.RequestKey("closedset.caller", bytes)
 _PUBLIC_ATTR = "__closedset_public__"
 MAX_NONCES = 200_000
 
