@@ -7,8 +7,15 @@ The relay never imports ``client``: the CLI finds this module through the
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import signal
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import platformdirs
 
 CommandSpec = tuple[
     tuple[str, ...],
@@ -18,7 +25,132 @@ CommandSpec = tuple[
     Callable[[argparse.ArgumentParser], Any] | None,
 ]
 
+CONFIG_ENV = "CLOSEDSET_RELAY_CONFIG"
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path("closedset-relay", appauthor=False)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help=f"TOML configuration (or ${CONFIG_ENV})")
+    parser.add_argument("--data-dir", metavar="DIR", help="keys and the SQLite database")
+    parser.add_argument("--db", metavar="URL", help="sqlite+aiosqlite:// or postgresql+asyncpg://")
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    _common(parser)
+    parser.add_argument("--http", metavar="HOST:PORT", help="HTTP listener (127.0.0.1:8440)")
+    parser.add_argument("--smtp", metavar="HOST:PORT", help="SMTP listener (off unless set)")
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from relay.config import load_config
+
+    path = getattr(args, "config", None) or os.environ.get(CONFIG_ENV)
+    text = Path(path).read_text("utf-8") if path else None
+    overrides = {
+        "data_dir": getattr(args, "data_dir", None),
+        "database_url": getattr(args, "db", None),
+        "http": getattr(args, "http", None),
+        "smtp": getattr(args, "smtp", None),
+    }
+    return load_config(text, os.environ, overrides, default_data_dir=default_data_dir())
+
+
+def _fail(message: str) -> int:
+    print(f"closedset relay: {message}", file=sys.stderr)
+    return 1
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the relay until SIGINT or SIGTERM; the round in flight is finished first."""
+    from relay.config import ConfigError
+    from relay.keyfile import LogKeyError
+
+    try:
+        config = _load(args)
+        return asyncio.run(_serve(config))
+    except (ConfigError, LogKeyError, OSError) as exc:
+        return _fail(str(exc))
+
+
+async def _serve(config: Any) -> int:
+    from aiohttp import web
+
+    from relay.app import LOG_SIGNER, create_app
+
+    created = not config.log_key_path.exists()
+    app = create_app(config)
+    signer = app[LOG_SIGNER]
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.TCPSite(runner, config.http_host, config.http_port)
+        await site.start()
+        # With port 0 the operating system picks the port; say which one it is.
+        host, port = runner.addresses[0][:2]
+        address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        print(("created" if created else "loaded") + f" log key in {config.data_dir}")
+        print(f"log verifier key: {signer.verifier().key_string()}")
+        base = f"http://{address}" if config.public_url.endswith(":0") else config.public_url
+        print(f"log: {base}/log/checkpoint  api: {base}/openapi.json")
+        if config.smtp_host is not None:
+            print(f"smtp: {config.smtp_host}:{config.smtp_port} is configured but not served yet")
+        print(f"listening on http://{address}", flush=True)
+        await stop.wait()
+        print("shutting down: finishing the log round in flight", flush=True)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    """Apply every pending Alembic migration to the database, then stop."""
+    from relay.config import ConfigError
+    from relay.migrations import current_revision
+    from relay.migrations import migrate as run_migrations
+
+    try:
+        config = _load(args)
+    except (ConfigError, OSError) as exc:
+        return _fail(str(exc))
+    if config.database_url.startswith("sqlite"):
+        config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    async def run() -> str | None:
+        await run_migrations(config.database_url)
+        return await current_revision(config.database_url)
+
+    try:
+        revision = asyncio.run(run())
+    except Exception as exc:  # a database that cannot be reached is the operator's to fix
+        return _fail(f"migrating {config.database_url} failed: {exc}")
+    print(f"database is at revision {revision}")
+    return 0
+
 
 def commands() -> list[CommandSpec]:
-    """The relay's commands; filled in as the relay's service lands."""
-    return []
+    """The relay's commands."""
+    return [
+        (
+            ("relay", "serve"),
+            serve,
+            "Run the relay: HTTP API and audit log (SQLite in its data directory by default).",
+            "closedset relay serve --data-dir /var/lib/closedset --http 127.0.0.1:8440",
+            _serve_arguments,
+        ),
+        (
+            ("relay", "migrate"),
+            migrate,
+            "Apply the relay's database migrations and stop.",
+            "closedset relay migrate --db postgresql+asyncpg://relay@db/closedset",
+            _common,
+        ),
+    ]
