@@ -1,0 +1,83 @@
+"""Finding Closed Set envelopes in an email message: shared by the relay's SMTP ingress and the
+client's mailbox import, so both accept exactly the same shapes (docs/email.md, "Accepted").
+
+An envelope travels as an attachment (``application/vnd.closedset.envelope`` or a ``*.asc``
+file, armored or as raw canonical bytes) or as armor pasted into a ``text/plain`` body, where
+mail clients may have re-wrapped it or quoted it with ``> ``; :mod:`keys.armor` forgives both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email import policy
+from email.message import Message
+from email.parser import BytesParser
+from typing import Final
+
+from keys import armor
+
+ENVELOPE_MEDIA_TYPE: Final = "application/vnd.closedset.envelope"
+ATTACHMENT_NAME: Final = "envelope.asc"
+
+# compat32 is the email package's fast path: no header objects are built, and we read only
+# Content-Type, Content-Disposition and the payload of each part.
+_PARSER: Final = BytesParser(policy=policy.compat32)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What one message carries: distinct envelopes (canonical bytes, not yet parsed)."""
+
+    envelopes: tuple[bytes, ...]
+    mentions_armor: bool
+    """True if any part held a BEGIN CLOSEDSET line, so 'no envelope' means a damaged one."""
+
+
+def find_envelopes(raw: bytes) -> Found:
+    """Every distinct envelope in the message ``raw``, in order of appearance.
+
+    A damaged armor block raises :class:`keys.errors.ArmorError` (never skipped silently);
+    the bytes returned are unchecked and go to ``Envelope.from_bytes`` next.
+    """
+    message = _PARSER.parsebytes(raw)
+    found: list[bytes] = []
+    mentions = False
+    for part in message.walk():
+        if part.is_multipart():
+            continue
+        kind = _kind(part)
+        if kind is None:
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        if kind == "binary" and payload.lstrip().startswith(b"{"):
+            blocks = [payload.strip()]
+        else:
+            text = _text(part, payload)
+            mentions = mentions or "BEGIN CLOSEDSET" in text
+            blocks = armor.find_armored(text, armor.ENVELOPE)
+        for block in blocks:
+            if block not in found:
+                found.append(block)
+    return Found(tuple(found), mentions or bool(found))
+
+
+def _kind(part: Message) -> str | None:
+    """Say "binary" for an envelope attachment, "text" for a body that may hold armor."""
+    content_type = part.get_content_type()
+    filename = (part.get_filename() or "").lower()
+    if content_type == ENVELOPE_MEDIA_TYPE or filename.endswith(".asc"):
+        return "binary"
+    if content_type == "text/plain":
+        return "text"
+    return None
+
+
+def _text(part: Message, payload: bytes) -> str:
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, errors="replace")
+    except LookupError:
+        # An unknown charset name; armor is ASCII, so any ASCII-compatible reading finds it.
+        return payload.decode("latin-1")
