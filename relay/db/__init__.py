@@ -1,4 +1,5 @@
-"""Relay storage: the async engine factory, the declarative base, the log's and the API's tables.
+"""Relay storage: the async engine factory, the declarative base, and every table (the log's,
+the API's, the mail outbox).
 
 Every model shares :class:`Base`, so Alembic sees one metadata (``relay/migrations``).
 """
@@ -7,6 +8,7 @@ from relay.db.api_models import Identity, IdentityRecord, Invite, Member, Stored
 from relay.db.base import Base
 from relay.db.engine import create_engine, session_factory
 from relay.db.log_models import LogCheckpoint, LogEntry, LogNode
+from relay.db.mail_models import OutgoingMail
 
 __all__ = [
     "Base",
@@ -17,6 +19,7 @@ __all__ = [
     "LogEntry",
     "LogNode",
     "Member",
+    "OutgoingMail",
     "StoredEnvelope",
     "Thread",
     "create_engine",
