@@ -1,0 +1,211 @@
+"""Egress: the worker that delivers queued mail through the smarthost, with backoff.
+
+Each row is leased, sent in its own SMTP transaction, then settled: sent; failed at once on a
+permanent (5xx) refusal; or retried after ``retry_first * 2**attempts`` seconds (at most
+``retry_max``) until ``give_up_after`` has passed since it was queued, then failed. A row is
+settled only after the smarthost's reply, so a crash re-sends at most the one message whose
+reply it never recorded, with the same Message-ID. Nothing of a message is ever logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from relay.mail.config import MailConfig
+from relay.mail.outbox import Claimed, Outbox
+from relay.mail.outgoing import build_delivery
+
+_log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT = 30.0
+BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one delivery attempt: "sent", "retry" or "failed", and why."""
+
+    kind: str
+    detail: str = ""
+
+
+class Smarthost:
+    """The smarthost, spoken to with smtplib (blocking; the worker runs it in a thread)."""
+
+    def __init__(self, config: MailConfig, timeout: float = SMTP_TIMEOUT) -> None:
+        assert config.smarthost_host is not None, "egress needs a smarthost"
+        self.config = config
+        self.timeout = timeout
+
+    def _connect(self) -> smtplib.SMTP:
+        config, host = self.config, self.config.smarthost_host
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if config.smarthost_security == "tls":
+            smtp = smtplib.SMTP_SSL(
+                host, config.smarthost_port, timeout=self.timeout, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(host, config.smarthost_port, timeout=self.timeout)
+            if config.smarthost_security == "starttls":
+                smtp.starttls(context=context)
+        if config.smarthost_user:
+            smtp.login(config.smarthost_user, config.smarthost_password or "")
+        return smtp
+
+    def send_all(self, messages: Sequence[tuple[int, str, bytes]]) -> dict[int, Outcome]:
+        """Send (row id, address, message) over one connection; an outcome for every row."""
+        outcomes: dict[int, Outcome] = {}
+        try:
+            smtp = self._connect()
+        except (OSError, smtplib.SMTPException) as exc:
+            return {row: _temporary(exc, "cannot reach the smarthost") for row, _, _ in messages}
+        try:
+            for row, address, data in messages:
+                try:
+                    smtp.sendmail(self.config.from_address, [address], data)
+                    outcomes[row] = Outcome("sent")
+                except smtplib.SMTPRecipientsRefused as exc:
+                    code, text = next(iter(exc.recipients.values()))
+                    outcomes[row] = _by_code(code, text)
+                except smtplib.SMTPResponseException as exc:
+                    outcomes[row] = _by_code(exc.smtp_code, exc.smtp_error)
+                    with contextlib.suppress(OSError, smtplib.SMTPException):
+                        smtp.rset()
+                except (OSError, smtplib.SMTPException) as exc:
+                    # The connection is gone; whether this message arrived is unknowable, so it
+                    # goes again later (same Message-ID), as do the ones not yet tried.
+                    broken = _temporary(exc, "the smarthost connection broke")
+                    for later, _, _ in messages:
+                        outcomes.setdefault(later, broken)
+                    break
+        finally:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                smtp.quit()
+        return outcomes
+
+
+def _by_code(code: int, text: bytes | str) -> Outcome:
+    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    detail = f"the smarthost answered {code} {' '.join(said.split())}"[:500]
+    return Outcome("failed" if 500 <= code < 600 else "retry", detail)
+
+
+def _temporary(exc: BaseException, what: str) -> Outcome:
+    return Outcome("retry", f"{what}: {type(exc).__name__}: {exc}"[:500])
+
+
+class EgressWorker:
+    """Sends due outbox rows; :meth:`wake` after queueing, :meth:`close` on shutdown."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        config: MailConfig,
+        smarthost: Smarthost,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.outbox = outbox
+        self.config = config
+        self.smarthost = smarthost
+        self.clock = clock
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="mail-egress")
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def close(self) -> None:
+        """Finish the batch in flight (its outcomes are recorded), then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    async def _run(self) -> None:
+        while not self._closing:
+            self._wakeup.clear()
+            try:
+                if await self.send_due():
+                    continue
+                timeout = await self._idle_seconds()
+            except Exception as exc:  # the database may be away for a while; keep going
+                _log.error("Mail egress round failed with %s", type(exc).__name__)
+                _log.debug("Mail egress round failure", exc_info=exc)
+                timeout = self.config.poll_interval
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+
+    async def _idle_seconds(self) -> float:
+        due = await self.outbox.next_due_ms()
+        if due is None:
+            return self.config.poll_interval
+        return min(self.config.poll_interval, max(0.0, (due - self._now_ms()) / 1000))
+
+    async def send_due(self) -> int:
+        """One batch: claim, send, settle. Returns how many rows it handled."""
+        lease_ms = int((self.smarthost.timeout * 4 + 60) * 1000)
+        claimed = await self.outbox.claim_due(self._now_ms(), lease_ms, BATCH)
+        if not claimed:
+            return 0
+        sendable: list[tuple[int, str, bytes]] = []
+        for row in claimed:
+            if row.envelope_body is None:
+                await self.outbox.mark_failed(
+                    row.id, self._now_ms(), "the envelope was deleted before it could be sent"
+                )
+                continue
+            sendable.append((row.id, row.address, self._message(row)))
+        outcomes = await asyncio.to_thread(self.smarthost.send_all, sendable) if sendable else {}
+        by_id = {row.id: row for row in claimed}
+        for row_id, outcome in outcomes.items():
+            await self._settle(by_id[row_id], outcome)
+        return len(claimed)
+
+    def _message(self, row: Claimed) -> bytes:
+        assert row.envelope_body is not None
+        return build_delivery(
+            envelope_body=row.envelope_body,
+            from_address=self.config.from_address,
+            to_address=row.address,
+            message_id=row.message_id,
+            in_reply_to=row.in_reply_to,
+            references=row.references,
+            created_ms=row.created_ms,
+        )
+
+    async def _settle(self, row: Claimed, outcome: Outcome) -> None:
+        now = self._now_ms()
+        if outcome.kind == "sent":
+            await self.outbox.mark_sent(row.id, now)
+            return
+        if outcome.kind == "failed":
+            _log.warning("Mail %d refused by the smarthost; giving up", row.id)
+            await self.outbox.mark_failed(row.id, now, outcome.detail)
+            return
+        delay = min(self.config.retry_max, self.config.retry_first * 2**row.attempts)
+        next_ms = now + int(delay * 1000)
+        if next_ms - row.created_ms > self.config.give_up_after * 1000:
+            _log.warning(
+                "Mail %d not delivered after %d attempts; giving up", row.id, row.attempts + 1
+            )
+            await self.outbox.mark_failed(
+                row.id, now, f"gave up after {row.attempts + 1} attempts; last: {outcome.detail}"
+            )
+            return
+        await self.outbox.retry_later(row.id, next_ms, outcome.detail)

@@ -1,0 +1,69 @@
+"""The ingress use case: one mailed message becomes one admitted envelope, or a refusal.
+
+Nothing here speaks SMTP: bytes and the thread id of the address in, a ``Posted`` out, or a
+``relay.mail.errors`` / ``relay.errors`` exception. Admission is HTTP's own
+(``relay.service.envelopes.post``) with the envelope's signer as the caller, because over
+email the envelope's outer signature is what authenticates the sender.
+"""
+
+from __future__ import annotations
+
+from keys.envelope import Envelope
+from keys.errors import ArmorError, EncodingError, LimitError
+from keys.mailparts import find_envelopes
+from relay.errors import TooLargeError
+from relay.http.envelopes import push_message
+from relay.http.limits import TokenBuckets
+from relay.mail.errors import (
+    DamagedEnvelopeError,
+    PlaintextMailError,
+    RateLimitedError,
+    SeveralEnvelopesError,
+    WrongThreadError,
+)
+from relay.service import Backend
+from relay.service.envelopes import Posted, post
+
+
+def envelope_from_message(raw: bytes) -> tuple[bytes, Envelope]:
+    """The one envelope a message carries: its canonical bytes and parsed (unverified) form."""
+    try:
+        found = find_envelopes(raw)
+    except (ArmorError, LimitError) as exc:
+        raise DamagedEnvelopeError(str(exc)) from exc
+    if not found.envelopes:
+        if found.mentions_armor:
+            raise DamagedEnvelopeError("armor without a readable envelope")
+        raise PlaintextMailError("no envelope in the message")
+    if len(found.envelopes) > 1:
+        raise SeveralEnvelopesError(len(found.envelopes))
+    body = found.envelopes[0]
+    try:
+        return body, Envelope.from_bytes(body)
+    except LimitError as exc:
+        raise TooLargeError(str(exc)) from exc
+    except EncodingError as exc:
+        raise DamagedEnvelopeError(str(exc)) from exc
+
+
+async def receive(
+    backend: Backend,
+    thread_id: bytes,
+    raw: bytes,
+    *,
+    now: float,
+    identity_limit: TokenBuckets | None = None,
+) -> Posted:
+    """Admit the envelope of ``raw`` into ``thread_id``; return only once it is logged."""
+    body, envelope = envelope_from_message(raw)
+    if envelope.context.thread != thread_id:
+        raise WrongThreadError("the envelope names another thread")
+    if identity_limit is not None:
+        wait = identity_limit.take(envelope.context.sender, now)
+        if wait is not None:
+            raise RateLimitedError(wait, "sender")
+    posted = await post(backend, envelope.context.sender, thread_id, body, int(now * 1000))
+    if posted.created:
+        # Members online over WebSocket hear of mailed envelopes exactly as of posted ones.
+        backend.hub.publish(posted.readers, push_message(posted))
+    return posted
