@@ -28,7 +28,15 @@ class StatementError(NegotiationError):
 
 
 class SceneRuleError(NegotiationError):
-    """The scene's rules refuse this statement now (wrong sender, wrong state, stale version)."""
+    """The scene's rules refuse this statement now (wrong sender, wrong state, stale version).
+
+    ``code`` names the rule for programs (``superseded``, ``widening-after-call-time``, ...);
+    docs/negotiation.md lists them.
+    """
+
+    def __init__(self, message: str, code: str = "refused") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
