@@ -1,0 +1,499 @@
+"""The scene's lifecycle: a pure fold over its statements in log order.
+
+``fold(events)`` gives the :class:`SceneState` as one viewer's statements make it; ``step``
+applies one event or raises :class:`SceneRuleError` (the CLI calls it before sending). Phases
+are in scene_state.py, each with what it means; the whole transition table is at the bottom.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from client.negotiation import rider as riders
+from client.negotiation.brief import SceneBrief, SceneRequests
+from client.negotiation.errors import SceneRuleError
+from client.negotiation.rider import Rider
+from client.negotiation.scene_state import (
+    Event,
+    Phase,
+    Refusal,
+    SceneState,
+    Sent,
+    Step,
+    Version,
+    WithdrawalRecord,
+)
+from client.negotiation.sheet import BoundarySheet
+from client.negotiation.statements import (
+    Acceptance,
+    CheckIn,
+    Counter,
+    FilmedMark,
+    Message,
+    SceneClose,
+    TransgressionReport,
+    Withdrawal,
+)
+
+__all__ = ["TABLE", "Event", "Input", "Phase", "SceneRuleError", "SceneState", "fold", "step"]
+
+
+class Input(StrEnum):
+    # from the IC
+    BRIEF = "brief"  # a scene brief (first statement, or a revision before any rider)
+    REQUESTS = "requests"  # the director's requests, to the IC's own devices only
+    RIDER = "rider"  # rider version N
+    FILMED = "filmed"  # a filmed mark on the current version
+    CLOSE = "close"  # the scene is closed
+    # from a performer
+    SHEET = "sheet"  # a boundary sheet (a later one replaces the earlier)
+    ACCEPT = "accept"  # acceptance of version N by its hash
+    COUNTER = "counter"  # comments on version N instead of accepting
+    WITHDRAW = "withdraw"  # the whole rider or listed items; always recorded
+    CHECK_IN = "check-in"  # the aftercare check-in
+    # from any member
+    REPORT = "report"  # a transgression report
+    MESSAGE = "message"  # a free message
+    # from the log's clock: an event's log time passed the current rider's valid_until
+    EXPIRE = "expire"
+
+
+_INPUT_OF: dict[type, Input] = {
+    SceneBrief: Input.BRIEF, SceneRequests: Input.REQUESTS, Rider: Input.RIDER,
+    FilmedMark: Input.FILMED, SceneClose: Input.CLOSE, BoundarySheet: Input.SHEET,
+    Acceptance: Input.ACCEPT, Counter: Input.COUNTER, Withdrawal: Input.WITHDRAW,
+    CheckIn: Input.CHECK_IN, TransgressionReport: Input.REPORT, Message: Input.MESSAGE,
+}  # fmt: skip
+_IC_INPUTS = {Input.BRIEF, Input.REQUESTS, Input.RIDER, Input.FILMED, Input.CLOSE}
+_PERFORMER_INPUTS = {Input.SHEET, Input.ACCEPT, Input.COUNTER, Input.WITHDRAW, Input.CHECK_IN}
+_WHAT = {
+    Input.BRIEF: "a revised scene brief", Input.REQUESTS: "the director's requests",
+    Input.RIDER: "a new rider version", Input.FILMED: "a filmed mark", Input.CLOSE: "closing",
+    Input.SHEET: "a boundary sheet", Input.ACCEPT: "an acceptance", Input.COUNTER: "a counter",
+    Input.WITHDRAW: "a withdrawal", Input.CHECK_IN: "a check-in",
+    Input.REPORT: "a transgression report", Input.MESSAGE: "a message", Input.EXPIRE: "expiry",
+}  # fmt: skip
+
+
+def _refuse(code: str, reason: str) -> SceneRuleError:
+    return SceneRuleError(reason, code)
+
+
+def _named(event: Event) -> tuple[int, bytes]:
+    statement = event.statement
+    assert isinstance(statement, Acceptance | Counter | FilmedMark)
+    return statement.version, statement.rider
+
+
+def _day(t: int) -> str:
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- guards: who may send what --------------------------------------------------------------
+
+
+def _check_sender(state: SceneState, event: Event, inp: Input) -> None:
+    if state.brief is None:
+        brief = event.statement
+        if not isinstance(brief, SceneBrief) or event.role != "ic" or brief.ic != event.sender:
+            raise _refuse("no-brief", "There is no scene yet: it starts with the IC's brief.")
+        return
+    if event.sender not in state.brief.members:
+        raise _refuse("non-member", "The sender is not a member of this scene.")
+    role = state.brief.participant(event.sender).role
+    if event.role != role:
+        raise _refuse("wrong-role", f"The sender is the scene's {role} but signs as {event.role}.")
+    if inp in _IC_INPUTS and role != "ic":
+        raise _refuse("not-ic", f"Only the scene's IC may send {_WHAT[inp]}.")
+    if inp in _PERFORMER_INPUTS and role != "performer":
+        hint = "; the IC signs a rider by proposing it" if inp is Input.ACCEPT else ""
+        raise _refuse("not-performer", f"Only a performer may send {_WHAT[inp]}{hint}.")
+
+
+def _version(state: SceneState, version: int, digest: bytes) -> Version:
+    """The current version named by number and hash, or a refusal saying which is wrong."""
+    known = {v.rider.version: v for v in state.versions}
+    if version not in known:
+        raise _refuse("unknown-version", f"Rider version {version} does not exist.")
+    current = state.versions[-1]
+    if version != current.rider.version:
+        raise _refuse(
+            "superseded",
+            f"Rider version {version} is superseded by version {current.rider.version}; "
+            "act on the current version.",
+        )
+    if digest != current.hash:
+        raise _refuse("hash-mismatch", f"The hash given is not rider version {version}'s hash.")
+    return current
+
+
+def _sent(event: Event) -> Sent:  # type: ignore[type-arg]
+    return Sent(event.statement, event.sender, event.log_time, event.log_index, event.envelope)
+
+
+# --- actions: what each accepted input records -------------------------------------------------
+
+Action = Callable[[SceneState, Event], SceneState]
+
+
+def keep(state: SceneState, event: Event) -> SceneState:
+    return state
+
+
+def set_brief(state: SceneState, event: Event) -> SceneState:
+    assert isinstance(event.statement, SceneBrief)
+    if state.brief is not None and event.statement.ic != state.brief.ic:
+        raise _refuse("not-ic", "A revised brief must name the same IC.")
+    return replace(state, brief=event.statement)
+
+
+def set_requests(state: SceneState, event: Event) -> SceneState:
+    return replace(state, requests=_sent(event))
+
+
+def set_sheet(state: SceneState, event: Event) -> SceneState:
+    others = tuple(s for s in state.sheets if s.sender != event.sender)
+    return replace(state, sheets=(*others, _sent(event)))
+
+
+def add_version(state: SceneState, event: Event) -> SceneState:
+    new = event.statement
+    assert isinstance(new, Rider) and state.brief is not None
+    last = state.current
+    expected = 1 if last is None else last.rider.version + 1
+    if new.version != expected or new.previous != (None if last is None else last.hash):
+        raise _refuse(
+            "version-order", f"Rider version {new.version} does not follow; expected {expected} "
+            "naming the previous version's hash.",
+        )  # fmt: skip
+    if {p.identity for p in new.performers} != set(state.brief.performers):
+        raise _refuse(
+            "rider-mismatch", "A rider must give terms for exactly the scene's performers."
+        )
+    if new.valid_until < event.log_time:
+        raise _refuse("expired", f"Rider version {new.version} expired before it was sent.")
+    agreed = state.agreed
+    if agreed is not None and event.log_time >= agreed.rider.call_time:
+        wider = riders.widenings(agreed.rider, new)
+        if wider:
+            raise _refuse(
+                "widening-after-call-time",
+                f"Rider version {new.version} widens what was agreed after call time "
+                f"({'; '.join(wider)}); after call time a rider may only narrow.",
+            )
+    version = Version(rider=new, hash=new.hash, proposed=_sent(event))
+    return replace(state, versions=(*state.versions, version))
+
+
+def add_acceptance(state: SceneState, event: Event) -> SceneState:
+    accepted = event.statement
+    assert isinstance(accepted, Acceptance)
+    current = _version(state, accepted.version, accepted.rider)
+    if event.sender in state.accepted(accepted.version):
+        raise _refuse("already-accepted", f"You already accepted rider version {accepted.version}.")
+    state = replace(state, acceptances=(*state.acceptances, _sent(event)))
+    if not state.waiting_for:
+        agreed = replace(current, agreed_at=event.log_time)
+        state = replace(state, versions=(*state.versions[:-1], agreed))
+    return state
+
+
+def add_counter(state: SceneState, event: Event) -> SceneState:
+    assert isinstance(event.statement, Counter)
+    _version(state, event.statement.version, event.statement.rider)
+    return replace(state, counters=(*state.counters, _sent(event)))
+
+
+def add_withdrawal(state: SceneState, event: Event) -> SceneState:
+    # Never refused: consent is revocable, immediately and unilaterally, at any time.
+    current = state.current
+    record = WithdrawalRecord(
+        sent=_sent(event),
+        version=None if current is None else current.rider.version,
+        after_filming=bool(state.filmed),
+    )
+    return replace(state, withdrawals=(*state.withdrawals, record))
+
+
+def add_filmed(state: SceneState, event: Event) -> SceneState:
+    mark = event.statement
+    assert isinstance(mark, FilmedMark)
+    current = _version(state, mark.version, mark.rider)
+    in_rider = {a.act for a in current.rider.acts}
+    if not set(mark.acts) <= in_rider:
+        raise _refuse("not-in-rider", "A filmed mark may only name acts of the current rider.")
+    for w in state.open_withdrawals:
+        items = w.sent.statement.items
+        hit = [i for i in items if i.split(":")[0] != "act" or not mark.acts
+               or i.split(":")[1] in mark.acts]  # fmt: skip
+        if w.sent.statement.whole or hit:
+            raise _refuse(
+                "withdrawn", f"Rider version {mark.version} has an unresolved withdrawal "
+                f"({', '.join(hit) or 'the whole rider'}); it cannot be marked filmed.",
+            )  # fmt: skip
+    return replace(state, filmed=(*state.filmed, _sent(event)))
+
+
+def add_check_in(state: SceneState, event: Event) -> SceneState:
+    return replace(state, check_ins=(*state.check_ins, _sent(event)))
+
+
+def add_report(state: SceneState, event: Event) -> SceneState:
+    return replace(state, reports=(*state.reports, _sent(event)))
+
+
+def add_message(state: SceneState, event: Event) -> SceneState:
+    return replace(state, messages=(*state.messages, _sent(event)))
+
+
+def set_closed(state: SceneState, event: Event) -> SceneState:
+    return replace(state, closed=_sent(event))
+
+
+def refuse_withdrawn(state: SceneState, event: Event) -> SceneState:
+    _version(state, *_named(event))
+    raise _refuse(
+        "withdrawn", f"Rider version {state.versions[-1].rider.version} has an unresolved "
+        "withdrawal; wait for the IC's new version.",
+    )  # fmt: skip
+
+
+def refuse_expired(state: SceneState, event: Event) -> SceneState:
+    _version(state, *_named(event))
+    rider = state.versions[-1].rider
+    raise _refuse(
+        "expired", f"Rider version {rider.version} expired on {_day(rider.valid_until)}; "
+        "the IC must renew it with a new version.",
+    )  # fmt: skip
+
+
+def refuse_not_agreed(state: SceneState, event: Event) -> SceneState:
+    _version(state, *_named(event))
+    done, everyone = len(state.performers) - len(state.waiting_for), len(state.performers)
+    raise _refuse(
+        "not-agreed", f"Rider version {state.versions[-1].rider.version} is not agreed yet "
+        f"(accepted by {done}/{everyone} performers); it cannot be marked filmed.",
+    )  # fmt: skip
+
+
+def refuse_no_rider(state: SceneState, event: Event) -> SceneState:
+    raise _refuse("unknown-version", "There is no rider yet to act on.")
+
+
+def refuse_after_filming(state: SceneState, event: Event) -> SceneState:
+    raise _refuse(
+        "filmed", "The scene is marked filmed; a withdrawal or a report is still recorded, "
+        "and pick-up shots need a new scene.",
+    )  # fmt: skip
+
+
+def refuse_rider_out(state: SceneState, event: Event) -> SceneState:
+    raise _refuse("rider-out", "A rider is already out; changes go into a new rider version.")
+
+
+# --- conditional targets ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class If:
+    """Enter ``then`` when ``test`` holds for the new state, else ``orelse``."""
+
+    test: Callable[[SceneState], bool]
+    then: Phase
+    orelse: Phase
+    label: str
+
+    def __str__(self) -> str:
+        return f"{self.then} if {self.label}, else {self.orelse}"
+
+
+def _all_sheets(s: SceneState) -> bool:
+    return all(s.sheet(p) is not None for p in s.performers)
+
+
+def _all_accepted(s: SceneState) -> bool:
+    return not s.waiting_for
+
+
+def _ever_agreed(s: SceneState) -> bool:
+    # The new version is already appended; look at the ones before it.
+    return any(v.agreed_at is not None for v in s.versions[:-1])
+
+
+def _expired(state: SceneState, log_time: int) -> bool:
+    live = (Phase.PROPOSED, Phase.AGREED, Phase.AMENDED, Phase.WITHDRAWN)
+    current = state.current
+    return state.phase in live and current is not None and current.rider.valid_until < log_time
+
+
+# --- the fold ---------------------------------------------------------------------------------
+
+
+def _take(state: SceneState, event: Event, inp: Input) -> SceneState:
+    row = TABLE.get((state.phase, inp))
+    if row is None:
+        why = "the scene is closed" if state.phase is Phase.CLOSED else f"it is {state.phase}"
+        raise _refuse("not-now", f"The scene does not take {_WHAT[inp]} now: {why}.")
+    action, target = row
+    after = action(state, event)
+    if isinstance(target, If):
+        phase = target.then if target.test(after) else target.orelse
+    else:
+        phase = target
+    moved = Step(event.log_index, inp.value, state.phase, phase)
+    return replace(after, phase=phase, history=(*after.history, moved))
+
+
+def step(state: SceneState, event: Event) -> SceneState:
+    """Apply one event; raises :class:`SceneRuleError` (with a ``code``) if the rules refuse it."""
+    if event.envelope in state.seen:
+        return state  # the same envelope delivered twice (mail and HTTP): fold it once
+    inp = _INPUT_OF[type(event.statement)]
+    _check_sender(state, event, inp)
+    if _expired(state, event.log_time):
+        state = _take(state, event, Input.EXPIRE)
+    return replace(_take(state, event, inp), seen=state.seen | {event.envelope})
+
+
+def fold(events: Iterable[Event], *, strict: bool = False) -> SceneState:
+    """The scene's state after ``events``, taken in log order (by ``log_index``).
+
+    A refused statement is kept in ``refused`` with its reason and the fold goes on, because
+    the log holds what members sent whether or not the rules allow it; ``strict`` raises instead.
+    """
+    state = SceneState()
+    for event in sorted(events, key=lambda e: e.log_index):
+        try:
+            state = step(state, event)
+        except SceneRuleError as error:
+            if strict:
+                raise
+            refusal = Refusal(event, error.code, str(error))
+            state = replace(state, refused=(*state.refused, refusal))
+    return state
+
+
+# --- the whole transition table ---------------------------------------------------------------
+# (phase, input) -> (action, next phase). An action may still refuse (a stale version, a
+# widening after call time); a pair not listed is refused as "not now". Withdrawal has a row
+# in every phase after the brief: it is always recorded.
+
+P, I = Phase, Input  # noqa: E741 - short names keep the table one row per line
+SHEETS = If(_all_sheets, P.SHEETS_IN, P.DRAFT, "every performer's sheet is in")
+RENEW = If(_ever_agreed, P.AMENDED, P.PROPOSED, "a version was agreed before")
+
+TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
+    (P.EMPTY, I.BRIEF):         (set_brief, SHEETS),
+
+    (P.DRAFT, I.BRIEF):         (set_brief, SHEETS),
+    (P.DRAFT, I.REQUESTS):      (set_requests, P.DRAFT),
+    (P.DRAFT, I.SHEET):         (set_sheet, SHEETS),
+    (P.DRAFT, I.RIDER):         (add_version, P.PROPOSED),
+    (P.DRAFT, I.ACCEPT):        (refuse_no_rider, P.DRAFT),
+    (P.DRAFT, I.FILMED):        (refuse_no_rider, P.DRAFT),
+    (P.DRAFT, I.WITHDRAW):      (add_withdrawal, P.DRAFT),
+    (P.DRAFT, I.CHECK_IN):      (add_check_in, P.DRAFT),
+    (P.DRAFT, I.REPORT):        (add_report, P.DRAFT),
+    (P.DRAFT, I.MESSAGE):       (add_message, P.DRAFT),
+    (P.DRAFT, I.CLOSE):         (set_closed, P.CLOSED),
+
+    (P.SHEETS_IN, I.BRIEF):     (set_brief, SHEETS),
+    (P.SHEETS_IN, I.REQUESTS):  (set_requests, P.SHEETS_IN),
+    (P.SHEETS_IN, I.SHEET):     (set_sheet, P.SHEETS_IN),
+    (P.SHEETS_IN, I.RIDER):     (add_version, P.PROPOSED),
+    (P.SHEETS_IN, I.ACCEPT):    (refuse_no_rider, P.SHEETS_IN),
+    (P.SHEETS_IN, I.FILMED):    (refuse_no_rider, P.SHEETS_IN),
+    (P.SHEETS_IN, I.WITHDRAW):  (add_withdrawal, P.SHEETS_IN),
+    (P.SHEETS_IN, I.CHECK_IN):  (add_check_in, P.SHEETS_IN),
+    (P.SHEETS_IN, I.REPORT):    (add_report, P.SHEETS_IN),
+    (P.SHEETS_IN, I.MESSAGE):   (add_message, P.SHEETS_IN),
+    (P.SHEETS_IN, I.CLOSE):     (set_closed, P.CLOSED),
+
+    (P.PROPOSED, I.BRIEF):      (refuse_rider_out, P.PROPOSED),
+    (P.PROPOSED, I.REQUESTS):   (set_requests, P.PROPOSED),
+    (P.PROPOSED, I.SHEET):      (set_sheet, P.PROPOSED),
+    (P.PROPOSED, I.RIDER):      (add_version, P.PROPOSED),
+    (P.PROPOSED, I.ACCEPT):     (add_acceptance, If(_all_accepted, P.AGREED, P.PROPOSED,
+                                                    "every performer has accepted")),
+    (P.PROPOSED, I.COUNTER):    (add_counter, P.PROPOSED),
+    (P.PROPOSED, I.FILMED):     (refuse_not_agreed, P.PROPOSED),
+    (P.PROPOSED, I.WITHDRAW):   (add_withdrawal, P.WITHDRAWN),
+    (P.PROPOSED, I.CHECK_IN):   (add_check_in, P.PROPOSED),
+    (P.PROPOSED, I.REPORT):     (add_report, P.PROPOSED),
+    (P.PROPOSED, I.MESSAGE):    (add_message, P.PROPOSED),
+    (P.PROPOSED, I.EXPIRE):     (keep, P.EXPIRED),
+    (P.PROPOSED, I.CLOSE):      (set_closed, P.CLOSED),
+
+    (P.AGREED, I.BRIEF):        (refuse_rider_out, P.AGREED),
+    (P.AGREED, I.REQUESTS):     (set_requests, P.AGREED),
+    (P.AGREED, I.SHEET):        (set_sheet, P.AGREED),
+    (P.AGREED, I.RIDER):        (add_version, P.AMENDED),
+    (P.AGREED, I.ACCEPT):       (add_acceptance, P.AGREED),
+    (P.AGREED, I.COUNTER):      (add_counter, P.AGREED),
+    (P.AGREED, I.FILMED):       (add_filmed, P.FILMED),
+    (P.AGREED, I.WITHDRAW):     (add_withdrawal, P.WITHDRAWN),
+    (P.AGREED, I.CHECK_IN):     (add_check_in, P.AGREED),
+    (P.AGREED, I.REPORT):       (add_report, P.AGREED),
+    (P.AGREED, I.MESSAGE):      (add_message, P.AGREED),
+    (P.AGREED, I.EXPIRE):       (keep, P.EXPIRED),
+    (P.AGREED, I.CLOSE):        (set_closed, P.CLOSED),
+
+    (P.AMENDED, I.BRIEF):       (refuse_rider_out, P.AMENDED),
+    (P.AMENDED, I.REQUESTS):    (set_requests, P.AMENDED),
+    (P.AMENDED, I.SHEET):       (set_sheet, P.AMENDED),
+    (P.AMENDED, I.RIDER):       (add_version, P.AMENDED),
+    (P.AMENDED, I.ACCEPT):      (add_acceptance, If(_all_accepted, P.AGREED, P.AMENDED,
+                                                    "every performer has accepted")),
+    (P.AMENDED, I.COUNTER):     (add_counter, P.AMENDED),
+    (P.AMENDED, I.FILMED):      (refuse_not_agreed, P.AMENDED),
+    (P.AMENDED, I.WITHDRAW):    (add_withdrawal, P.WITHDRAWN),
+    (P.AMENDED, I.CHECK_IN):    (add_check_in, P.AMENDED),
+    (P.AMENDED, I.REPORT):      (add_report, P.AMENDED),
+    (P.AMENDED, I.MESSAGE):     (add_message, P.AMENDED),
+    (P.AMENDED, I.EXPIRE):      (keep, P.EXPIRED),
+    (P.AMENDED, I.CLOSE):       (set_closed, P.CLOSED),
+
+    (P.WITHDRAWN, I.BRIEF):     (refuse_rider_out, P.WITHDRAWN),
+    (P.WITHDRAWN, I.REQUESTS):  (set_requests, P.WITHDRAWN),
+    (P.WITHDRAWN, I.SHEET):     (set_sheet, P.WITHDRAWN),
+    (P.WITHDRAWN, I.RIDER):     (add_version, RENEW),
+    (P.WITHDRAWN, I.ACCEPT):    (refuse_withdrawn, P.WITHDRAWN),
+    (P.WITHDRAWN, I.COUNTER):   (add_counter, P.WITHDRAWN),
+    (P.WITHDRAWN, I.FILMED):    (refuse_withdrawn, P.WITHDRAWN),
+    (P.WITHDRAWN, I.WITHDRAW):  (add_withdrawal, P.WITHDRAWN),
+    (P.WITHDRAWN, I.CHECK_IN):  (add_check_in, P.WITHDRAWN),
+    (P.WITHDRAWN, I.REPORT):    (add_report, P.WITHDRAWN),
+    (P.WITHDRAWN, I.MESSAGE):   (add_message, P.WITHDRAWN),
+    (P.WITHDRAWN, I.EXPIRE):    (keep, P.EXPIRED),
+    (P.WITHDRAWN, I.CLOSE):     (set_closed, P.CLOSED),
+
+    (P.EXPIRED, I.BRIEF):       (refuse_rider_out, P.EXPIRED),
+    (P.EXPIRED, I.REQUESTS):    (set_requests, P.EXPIRED),
+    (P.EXPIRED, I.SHEET):       (set_sheet, P.EXPIRED),
+    (P.EXPIRED, I.RIDER):       (add_version, RENEW),
+    (P.EXPIRED, I.ACCEPT):      (refuse_expired, P.EXPIRED),
+    (P.EXPIRED, I.COUNTER):     (add_counter, P.EXPIRED),
+    (P.EXPIRED, I.FILMED):      (refuse_expired, P.EXPIRED),
+    (P.EXPIRED, I.WITHDRAW):    (add_withdrawal, P.EXPIRED),
+    (P.EXPIRED, I.CHECK_IN):    (add_check_in, P.EXPIRED),
+    (P.EXPIRED, I.REPORT):      (add_report, P.EXPIRED),
+    (P.EXPIRED, I.MESSAGE):     (add_message, P.EXPIRED),
+    (P.EXPIRED, I.CLOSE):       (set_closed, P.CLOSED),
+
+    (P.FILMED, I.BRIEF):        (refuse_after_filming, P.FILMED),
+    (P.FILMED, I.SHEET):        (refuse_after_filming, P.FILMED),
+    (P.FILMED, I.RIDER):        (refuse_after_filming, P.FILMED),
+    (P.FILMED, I.ACCEPT):       (add_acceptance, P.FILMED),
+    (P.FILMED, I.FILMED):       (add_filmed, P.FILMED),
+    (P.FILMED, I.WITHDRAW):     (add_withdrawal, P.FILMED),
+    (P.FILMED, I.CHECK_IN):     (add_check_in, P.FILMED),
+    (P.FILMED, I.REPORT):       (add_report, P.FILMED),
+    (P.FILMED, I.MESSAGE):      (add_message, P.FILMED),
+    (P.FILMED, I.CLOSE):        (set_closed, P.CLOSED),
+
+    (P.CLOSED, I.WITHDRAW):     (add_withdrawal, P.CLOSED),
+    (P.CLOSED, I.REPORT):       (add_report, P.CLOSED),
+}  # fmt: skip

@@ -1,0 +1,181 @@
+"""What the scene fold accumulates: events in, records of each statement, and the derived views
+(current version, who accepted, open withdrawals) that the rules and the timing flags read.
+The rules themselves are in scene.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from client.negotiation.brief import SceneBrief, SceneRequests
+from client.negotiation.rider import Rider
+from client.negotiation.sheet import BoundarySheet
+from client.negotiation.statements import (
+    Acceptance,
+    CheckIn,
+    Counter,
+    FilmedMark,
+    Message,
+    SceneClose,
+    Statement,
+    TransgressionReport,
+    Withdrawal,
+)
+from keys.identity import Role
+
+T = TypeVar("T")
+
+
+class Phase(StrEnum):
+    # Nothing yet: the first statement must be the IC's scene brief.
+    EMPTY = "empty"
+    # The brief is out; boundary sheets are coming in. A performer's own view stays here until
+    # a rider arrives, because a partner's sheet never reaches them.
+    DRAFT = "draft"
+    # Every performer's sheet is in (seen by the IC only): the IC can review and draft a rider.
+    SHEETS_IN = "sheets-in"
+    # Rider version N is out and no version was agreed before; waiting for acceptances.
+    PROPOSED = "proposed"
+    # Every performer accepted the same current version: these terms hold.
+    AGREED = "agreed"
+    # A newer version supersedes an agreed one; every acceptance is needed again.
+    AMENDED = "amended"
+    # A performer withdrew the whole rider or items of it; nothing holds until a new version
+    # is accepted. The withdrawn items are recorded.
+    WITHDRAWN = "withdrawn"
+    # The current rider's consent date range ended before filming; it must be renewed.
+    EXPIRED = "expired"
+    # The IC marked the agreed rider (or acts of it) filmed. Later withdrawals are still
+    # recorded, marked "after filming"; footage already shot stays with the production.
+    FILMED = "filmed"
+    # The IC closed the scene; only withdrawals and transgression reports are still recorded.
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One opened envelope of the scene thread, as the log ordered it."""
+
+    sender: bytes  # identity key that signed the envelope
+    role: Role  # the sender's role from their identity record
+    statement: Statement
+    envelope: bytes  # envelope hash
+    log_time: int  # relay receipt time, Unix seconds
+    log_index: int
+
+
+@dataclass(frozen=True)
+class Sent(Generic[T]):
+    """A statement the fold accepted, with who sent it and when the log received it."""
+
+    statement: T
+    sender: bytes
+    at: int
+    index: int
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class Version:
+    """One rider version as proposed, and when (if ever) every performer had accepted it."""
+
+    rider: Rider
+    hash: bytes
+    proposed: Sent[Rider]
+    agreed_at: int | None = None
+
+
+@dataclass(frozen=True)
+class WithdrawalRecord:
+    """A withdrawal, always recorded; ``version`` is the rider version current at the time."""
+
+    sent: Sent[Withdrawal]
+    version: int | None
+    after_filming: bool
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A statement in the log that the rules refused; kept so the IC can see and follow up."""
+
+    event: Event
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One transition taken: at which log index, on which input, from which phase to which."""
+
+    index: int
+    input: str
+    before: Phase
+    after: Phase
+
+
+@dataclass(frozen=True)
+class SceneState:
+    """The scene as one viewer's statements make it; every field is a pure fold result."""
+
+    phase: Phase = Phase.EMPTY
+    brief: SceneBrief | None = None
+    requests: Sent[SceneRequests] | None = None
+    sheets: tuple[Sent[BoundarySheet], ...] = ()  # the latest sheet of each performer
+    versions: tuple[Version, ...] = ()
+    acceptances: tuple[Sent[Acceptance], ...] = ()
+    counters: tuple[Sent[Counter], ...] = ()
+    withdrawals: tuple[WithdrawalRecord, ...] = ()
+    filmed: tuple[Sent[FilmedMark], ...] = ()
+    check_ins: tuple[Sent[CheckIn], ...] = ()
+    reports: tuple[Sent[TransgressionReport], ...] = ()
+    messages: tuple[Sent[Message], ...] = ()
+    closed: Sent[SceneClose] | None = None
+    refused: tuple[Refusal, ...] = ()
+    history: tuple[Step, ...] = ()
+    seen: frozenset[bytes] = frozenset()  # envelope hashes folded, so a re-delivery is a no-op
+
+    @property
+    def performers(self) -> tuple[bytes, ...]:
+        return () if self.brief is None else self.brief.performers
+
+    @property
+    def current(self) -> Version | None:
+        return self.versions[-1] if self.versions else None
+
+    @property
+    def agreed(self) -> Version | None:
+        """The latest version that every performer accepted (it may since be superseded)."""
+        return next((v for v in reversed(self.versions) if v.agreed_at is not None), None)
+
+    @property
+    def call_time(self) -> int | None:
+        if self.current is not None:
+            return self.current.rider.call_time
+        return None if self.brief is None else self.brief.call_time
+
+    def sheet(self, performer: bytes) -> BoundarySheet | None:
+        return next((s.statement for s in self.sheets if s.sender == performer), None)
+
+    def accepted(self, version: int) -> frozenset[bytes]:
+        return frozenset(a.sender for a in self.acceptances if a.statement.version == version)
+
+    @property
+    def waiting_for(self) -> tuple[bytes, ...]:
+        """Performers who have not accepted the current version yet."""
+        if self.current is None:
+            return ()
+        done = self.accepted(self.current.rider.version)
+        return tuple(p for p in self.performers if p not in done)
+
+    @property
+    def open_withdrawals(self) -> tuple[WithdrawalRecord, ...]:
+        """Withdrawals no newer rider version has answered yet."""
+        since = -1 if self.current is None else self.current.proposed.index
+        return tuple(w for w in self.withdrawals if w.sent.index > since)
+
+    @property
+    def filmed_at(self) -> int | None:
+        """Log time of the latest filmed mark: the end of the shoot, for the check-in."""
+        return self.filmed[-1].at if self.filmed else None
