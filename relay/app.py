@@ -27,6 +27,7 @@ from relay.keyfile import load_or_create_log_key
 from relay.log.http import LOG_STORE, add_log_routes
 from relay.log.sequencer import Sequencer
 from relay.log.store import LogStore
+from relay.mail.runtime import mail_context
 from relay.migrations import migrate
 from relay.pubsub import Hub
 from relay.service import Backend
@@ -65,6 +66,8 @@ def create_app(
     add_log_routes(app, app[LOG_STORE], signer.verifier().key_string())
     _mark_log_routes_public(app)
     app.cleanup_ctx.append(_storage)
+    # After storage (it needs the backend) and so stopped before it: SMTP and egress.
+    app.cleanup_ctx.append(mail_context)
     app.on_shutdown.append(_end_streams)
 
     app.router.add_get("/healthz", get_health)

@@ -79,6 +79,7 @@ async def _serve(config: Any) -> int:
     from aiohttp import web
 
     from relay.app import LOG_SIGNER, create_app
+    from relay.mail.runtime import MAIL
 
     created = not config.log_key_path.exists()
     app = create_app(config)
@@ -99,8 +100,9 @@ async def _serve(config: Any) -> int:
         print(f"log verifier key: {signer.verifier().key_string()}")
         base = f"http://{address}" if config.public_url.endswith(":0") else config.public_url
         print(f"log: {base}/log/checkpoint  api: {base}/openapi.json")
-        if config.smtp_host is not None:
-            print(f"smtp: {config.smtp_host}:{config.smtp_port} is configured but not served yet")
+        smtp = app[MAIL].smtp_address
+        if smtp is not None:
+            print(f"smtp: listening on {smtp[0]}:{smtp[1]} for {config.mail.domain}")
         print(f"listening on http://{address}", flush=True)
         await stop.wait()
         print("shutting down: finishing the log round in flight", flush=True)
@@ -137,8 +139,11 @@ def migrate(args: argparse.Namespace) -> int:
 
 
 def commands() -> list[CommandSpec]:
-    """The relay's commands."""
+    """The relay's commands (the mail ones live beside the mail code)."""
+    from relay.mail.cli import commands as mail_commands
+
     return [
+        *mail_commands(),
         (
             ("relay", "serve"),
             serve,

@@ -11,11 +11,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from keys.envelope import MAX_RECIPIENTS
 from keys.note import is_valid_key_name
+
+if TYPE_CHECKING:
+    from relay.mail.config import MailConfig
 
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8440
@@ -59,6 +62,8 @@ class RelayConfig:
     public_url: str = ""
     log_origin: str = ""
     limits: Limits = field(default_factory=Limits)
+    mail: MailConfig = field(default_factory=lambda: _mail_config(None, {}))
+    """The ``[mail]`` table: thread addresses, STARTTLS, smarthost (docs/email.md)."""
 
     @property
     def log_key_path(self) -> Path:
@@ -96,10 +101,10 @@ def load_config(
             raw = tomllib.loads(toml_text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"The configuration file is not valid TOML: {exc}.") from exc
-    unknown = set(raw) - _TOP_KEYS - {"limits"}
+    unknown = set(raw) - _TOP_KEYS - {"limits", "mail"}
     if unknown:
         raise ConfigError(f"The configuration key {sorted(unknown)[0]!r} is not known.")
-    settings = {k: v for k, v in raw.items() if k != "limits"}
+    settings = {k: v for k, v in raw.items() if k not in ("limits", "mail")}
     for variable, key in ENVIRONMENT.items():
         if environ.get(variable):
             settings[key] = environ[variable]
@@ -143,7 +148,17 @@ def load_config(
         public_url=public_url,
         log_origin=log_origin,
         limits=_limits(raw.get("limits", {})),
+        mail=_mail_config(raw.get("mail"), environ),
     )
+
+
+def _mail_config(raw: Any, environ: Mapping[str, str]) -> MailConfig:
+    # Imported here: relay.mail.config raises this module's ConfigError.
+    from relay.mail.config import load_mail_config
+
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError("The key 'mail' must be a table.")
+    return load_mail_config(raw, environ)
 
 
 def _limits(raw: Any) -> Limits:
