@@ -9,9 +9,11 @@ Routes and statuses: docs/api.md.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +23,14 @@ from yarl import URL
 
 from client.errors import ClientError
 from client.receipts import VerifiedReceipt, verify_receipt
-from keys.encoding import b64u_encode, canonical_json
+from keys.encoding import b64u_decode, b64u_encode, canonical_json
 from keys.envelope import Envelope
+from keys.errors import KeysError
 from keys.httpsig import NONCE_SIZE, sign_request
 from keys.identity import Fingerprint, KeyHistory, decode_history, encode_history
-from keys.logentry import RecordType
+from keys.logentry import RecordType, decode_entry
 from keys.note import NoteVerifier
 from keys.randomness import random_bytes
-from keys.statement import Statement
 
 
 class RelayError(ClientError):
@@ -185,11 +187,16 @@ class RelayClient:
     async def _verify_record_receipts(
         self, receipts: list[dict[str, Any]], history: KeyHistory
     ) -> list[VerifiedReceipt]:
-        by_hash = {r.to_bytes(): r for r in history.records}
+        """Match each receipt to the record whose hash its entry carries, then verify it."""
+        by_digest = {hashlib.sha256(r.to_bytes()).digest(): r.to_bytes() for r in history.records}
         verified = []
         for receipt in receipts:
-            record = Statement.from_json(receipt["record"]).to_bytes()
-            if record not in by_hash:
+            try:
+                digest = decode_entry(b64u_decode(receipt["entry"], what="log entry")).digest
+            except (KeyError, TypeError, KeysError) as exc:
+                raise RelayError(502, f"The relay's receipt is malformed: {exc}") from exc
+            record = by_digest.get(digest)
+            if record is None:
                 raise RelayError(502, "The relay returned a receipt for a record we did not send.")
             verified.append(await self.verify(receipt, record, RecordType.IDENTITY_RECORD))
         return verified
@@ -197,11 +204,11 @@ class RelayClient:
     async def lookup(self, fingerprint: Fingerprint) -> tuple[KeyHistory, list[VerifiedReceipt]]:
         """Fetch someone's identity history and verify it and the log receipts of its records."""
         answer = await self._request("GET", f"/v1/identities/{fingerprint.compact}", signed=False)
-        history = decode_history(canonical_json({"records": answer["records"]}))
+        history = decode_history(canonical_json(answer["bundle"]))
         if history.fingerprint != fingerprint:
             raise RelayError(502, "The relay returned an identity with another fingerprint.")
         receipts = await self._verify_record_receipts(answer.get("receipts", []), history)
-        if len(receipts) != len(history.records):
+        if len({r.index for r in receipts}) != len(history.records):
             raise RelayError(502, "The relay did not prove that every identity record is logged.")
         return history, receipts
 
@@ -272,14 +279,28 @@ class RelayClient:
         answer = await self._request("GET", f"/v1/receipts/{envelope.hash.hex()}")
         return await self.verify(answer, envelope.to_bytes(), RecordType.ENVELOPE)
 
-    async def stream(self) -> AsyncIterator[dict[str, Any]]:
-        """Yield pushed events (``{"type": "envelope", ...}``) until the relay closes."""
+    @asynccontextmanager
+    async def stream(self) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+        """Open the push stream; the relay subscribes us before the handshake completes,
+        so every envelope committed after entering the block is delivered.
+
+        ``async with client.stream() as events: async for event in events: ...``
+        """
         assert self._session is not None, "use `async with RelayClient(...)`"
         url = self._url("/v1/stream")
-        headers = self._headers("GET", url, b"")
-        async with self._session.ws_connect(url, headers=headers, heartbeat=30) as ws:
-            async for message in ws:
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    yield json.loads(message.data)
-                elif message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                    return
+        try:
+            ws = await self._session.ws_connect(url, headers=self._headers("GET", url, b""))
+        except aiohttp.WSServerHandshakeError as exc:
+            raise RelayError(exc.status, f"The relay refused the stream: {exc.message}.") from exc
+        try:
+            yield _events(ws)
+        finally:
+            await ws.close()
+
+
+async def _events(ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[dict[str, Any]]:
+    async for message in ws:
+        if message.type == aiohttp.WSMsgType.TEXT:
+            yield json.loads(message.data)
+        elif message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+            return
