@@ -217,3 +217,29 @@ def test_demo_passes() -> None:
 def test_console_script_is_installed() -> None:
     script = Path(sys.prefix, "bin", "closedset")
     assert subprocess.run([str(script), "--help"], capture_output=True, timeout=30).returncode == 0
+
+
+def test_no_private_key_is_ever_written_in_the_clear(pair: tuple[Path, Path]) -> None:
+    import base64
+
+    from keys.keystore import Keystore
+
+    _, ana = pair
+    run("id", "backup", "--out", str(ana / "backup.asc"), home=ana)
+    secrets = Keystore.open(ana / "keystore.json", PASSPHRASE.encode()).secrets
+    private = [v for name, v in secrets.items() if name == "identity" or name.startswith("device:")]
+    assert len(private) == 2
+    spellings = [
+        form
+        for key in private
+        for form in (
+            key,
+            key.hex().encode(),
+            base64.b64encode(key).rstrip(b"="),
+            base64.urlsafe_b64encode(key).rstrip(b"="),
+        )
+    ]
+    for path in ana.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(s in data for s in spellings), path
