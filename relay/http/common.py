@@ -16,7 +16,8 @@ from relay.log.sequencer import Receipt
 from relay.service import Backend
 
 BACKEND = web.AppKey("closedset.backend", Backend)
-CLOCK = web.AppKey("closedset.clock", Callable[[], float])
+Clock = Callable[[], float]
+CLOCK: web.AppKey[Clock] = web.AppKey("closedset.clock")
 
 
 def backend(request: web.Request) -> Backend:

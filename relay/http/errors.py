@@ -48,7 +48,7 @@ _HTTP_DETAIL = {
 def status_of(error: RelayError) -> int:
     for kind in type(error).__mro__:
         if kind in STATUS:
-            return STATUS[kind]  # type: ignore[index]
+            return STATUS[kind]
     return 500
 
 

@@ -11,7 +11,7 @@ from typing import Any
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 B64U = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$", "description": "unpadded base64url"}
 HEX32 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
-SIGNED = [{"httpSignature": []}]
+SIGNED: list[dict[str, list[str]]] = [{"httpSignature": []}]
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -60,11 +62,11 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 
 
 async def _next_or_closed(
-    next_message: object, reader: asyncio.Task[None]
-) -> dict[str, object] | None:
-    getter = asyncio.ensure_future(next_message)  # type: ignore[arg-type]
+    next_message: Awaitable[dict[str, Any] | None], reader: asyncio.Task[None]
+) -> dict[str, Any] | None:
+    getter = asyncio.ensure_future(next_message)
     done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
     if getter in done:
-        return getter.result()  # type: ignore[no-any-return]
+        return getter.result()
     getter.cancel()
     return None

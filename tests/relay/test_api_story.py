@@ -5,6 +5,7 @@ receipt verifies offline against the log key the relay publishes.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import aiohttp
@@ -162,3 +163,19 @@ async def test_stream_without_signature_is_refused(api: Api) -> None:
             raise AssertionError("an unsigned stream must not open")
     except aiohttp.WSServerHandshakeError as exc:
         assert exc.status == 401
+
+
+async def test_concurrent_posts_get_distinct_sequences_and_log_indices(api: Api) -> None:
+    ic, ana = Person.new("Ines", "ic"), Person.new("Ana", "performer")
+    await api.register(ic, ana)
+    thread = await open_thread(api, ic, ana)
+    first = seal_to(ic, thread, [ana], None)
+    await post(api, ic, first)
+    # Ten replies to the same envelope at once: most land in one sequencer round.
+    envelopes = [seal_to(ana, thread, [ic], first.hash, b"%d" % n) for n in range(10)]
+    receipts = await asyncio.gather(*(post(api, ana, e) for e in envelopes))
+    assert sorted(r["sequence"] for r in receipts) == list(range(2, 12))
+    assert len({r["index"] for r in receipts}) == 10
+    page = await api.call(ic, "GET", f"/v1/threads/{b64u_encode(thread)}/envelopes?limit=500")
+    assert [e["sequence"] for e in page.body["envelopes"]] == list(range(1, 12))
+    assert page.body["next"] is None
