@@ -8,6 +8,7 @@ never writes anything. Bad parameters get a 400 problem+json with one sentence.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -15,11 +16,15 @@ from keys.checkpoint import parse_decimal
 from keys.encoding import b64u_encode
 from keys.errors import EncodingError
 from keys.tlogproof import TlogProof
-from relay.log.store import TILE_WIDTH, LogRangeError, LogStore
+from relay.log.store import TILE_WIDTH, LogRangeError, LogStore, StoredCheckpoint
 from relay.problem import problem
 
 LOG_STORE = web.AppKey("closedset.log.store", LogStore)
 LOG_VERIFIER_KEY = web.AppKey("closedset.log.verifier_key", str)
+# Optional: turns the latest checkpoint into the note served at /checkpoint (relay.witnessing
+# appends witness cosignatures); without it the log's own note is served.
+CheckpointView = Callable[[StoredCheckpoint], Awaitable[str]]
+LOG_CHECKPOINT_VIEW: web.AppKey[CheckpointView] = web.AppKey("closedset.log.checkpoint_view")
 
 TEXT = "text/plain"
 OCTETS = "application/octet-stream"
@@ -110,8 +115,9 @@ async def get_checkpoint(request: web.Request) -> web.Response:
     latest = await request.app[LOG_STORE].latest_checkpoint()
     if latest is None:
         return problem(503, "The log has not signed its first checkpoint yet.")
+    view = request.app.get(LOG_CHECKPOINT_VIEW)
     return web.Response(
-        text=latest.note,
+        text=latest.note if view is None else await view(latest),
         content_type=TEXT,
         charset="utf-8",
         headers={"Cache-Control": CHECKPOINT_CACHE},
