@@ -151,9 +151,17 @@ class SceneBrief(StatementBase):
 
 
 _BRIEF_FIELDS = (
-    "title", "scene", "pages", "description", "call_time", "valid_from", "valid_until",
-    "participants", "pairs", "production_contact",
-)  # fmt: skip
+    "title",
+    "scene",
+    "pages",
+    "description",
+    "call_time",
+    "valid_from",
+    "valid_until",
+    "participants",
+    "pairs",
+    "production_contact",
+)
 
 
 @dataclass(frozen=True, order=True)

@@ -228,9 +228,20 @@ class Rider(StatementBase):
 
 
 _RIDER_FIELDS = (
-    "vocabulary", "version", "previous", "pages", "description", "call_time", "valid_from",
-    "valid_until", "acts", "performers", "signals", "closed_set", "actual_sex_prohibited",
-)  # fmt: skip
+    "vocabulary",
+    "version",
+    "previous",
+    "pages",
+    "description",
+    "call_time",
+    "valid_from",
+    "valid_until",
+    "acts",
+    "performers",
+    "signals",
+    "closed_set",
+    "actual_sex_prohibited",
+)
 
 
 _ACT_FIELDS = ("act", "giver", "receiver", "zones", "intensity", "note")

@@ -266,9 +266,22 @@ class BoundarySheet(StatementBase):
 
 
 _SHEET_FIELDS = (
-    "vocabulary", "acts", "zones", "nudity_shown", "garments", "signals", "name", "pronouns",
-    "closed_set", "footage", "doubles", "health", "aftercare", "check_in", "notes",
-)  # fmt: skip
+    "vocabulary",
+    "acts",
+    "zones",
+    "nudity_shown",
+    "garments",
+    "signals",
+    "name",
+    "pronouns",
+    "closed_set",
+    "footage",
+    "doubles",
+    "health",
+    "aftercare",
+    "check_in",
+    "notes",
+)
 
 
 def _check_ids(ids: tuple[str, ...], known: object, what: str) -> None:

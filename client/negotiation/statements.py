@@ -45,11 +45,29 @@ from keys.statement import check_purpose
 MAX_PLAINTEXT = 256 * 1024  # keys.envelope.MAX_PLAINTEXT_BYTES
 
 __all__ = [
-    "Acceptance", "ActAnswer", "BoundarySheet", "CheckIn", "ClosedSet", "Counter", "Doubles",
-    "FilmedMark", "Message", "Participant", "PerformerTerms", "Rider", "RiderAct",
-    "SceneBrief", "SceneClose", "SceneRequests", "Signals", "Statement",
-    "TransgressionReport", "Withdrawal", "ZoneEntry", "parse",
-]  # fmt: skip
+    "Acceptance",
+    "ActAnswer",
+    "BoundarySheet",
+    "CheckIn",
+    "ClosedSet",
+    "Counter",
+    "Doubles",
+    "FilmedMark",
+    "Message",
+    "Participant",
+    "PerformerTerms",
+    "Rider",
+    "RiderAct",
+    "SceneBrief",
+    "SceneClose",
+    "SceneRequests",
+    "Signals",
+    "Statement",
+    "TransgressionReport",
+    "Withdrawal",
+    "ZoneEntry",
+    "parse",
+]
 
 
 @dataclass(frozen=True)
@@ -296,8 +314,14 @@ class TransgressionReport(StatementBase):
 
 
 _REPORT_FIELDS = (
-    "kind", "what", "when", "involved", "others", "anonymous_to_production", "send_to_production",
-)  # fmt: skip
+    "kind",
+    "what",
+    "when",
+    "involved",
+    "others",
+    "anonymous_to_production",
+    "send_to_production",
+)
 
 
 @dataclass(frozen=True)
@@ -347,9 +371,19 @@ class SceneClose(StatementBase):
 
 
 Statement = (
-    SceneBrief | SceneRequests | BoundarySheet | Rider | Acceptance | Counter | Withdrawal
-    | FilmedMark | CheckIn | TransgressionReport | Message | SceneClose
-)  # fmt: skip
+    SceneBrief
+    | SceneRequests
+    | BoundarySheet
+    | Rider
+    | Acceptance
+    | Counter
+    | Withdrawal
+    | FilmedMark
+    | CheckIn
+    | TransgressionReport
+    | Message
+    | SceneClose
+)
 
 TYPES: dict[str, type[Statement]] = {
     cls.PURPOSE: cls

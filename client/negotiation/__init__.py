@@ -1,0 +1,1 @@
+"""Negotiation domain (placeholder docstring, replaced below)."""
