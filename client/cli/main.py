@@ -19,7 +19,13 @@ from client.errors import ClientError, UsageError
 from keys.errors import KeysError
 
 # Importing a command module registers its commands.
-_MODULES = ("client.cli.identity", "client.cli.messages", "client.cli.demo", "client.cli.mail")
+_MODULES = (
+    "client.cli.identity",
+    "client.cli.messages",
+    "client.cli.demo",
+    "client.cli.witness",
+    "client.cli.mail",
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
