@@ -52,9 +52,12 @@ class Form:
     def get(self, *path: str) -> Any:
         value: Any = self.data
         for part in path:
-            if not isinstance(value, dict) or part not in value:
+            if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]  # [[array]] tables are addressed by their index
+            elif isinstance(value, dict) and part in value:
+                value = value[part]
+            else:
                 return None
-            value = value[part]
         return value
 
     def table(self, *path: str, required: bool = True) -> dict[str, Any]:
