@@ -1,0 +1,1 @@
+"""Package data: the versioned vocabulary files (a package so setuptools ships *.json)."""
