@@ -1,0 +1,392 @@
+"""A person's working session on one scene: the glue between the relay, the keys and the domain.
+
+:class:`SceneSession` syncs the scene's thread from the relay into the profile's ciphertext
+cache, opens what this person's devices can open, folds it into the scene's state, and sends
+new statements: checked against the state machine first, encrypted to exactly the audience the
+domain names (``client.negotiation.audience``), to device keys taken from identity histories
+the relay had to prove it logged, never from the relay's word alone.
+
+Every scene statement travels under the one envelope purpose ``closedset/scene/v1``; the
+statement's own kind is inside the ciphertext (``{"purpose": tag, "statement": {...}}``), so
+the relay cannot tell a boundary sheet from a withdrawal.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from client.contacts import Contacts
+from client.errors import ClientError
+from client.negotiation.audience import audience
+from client.negotiation.scene import Event, fold, step
+from client.negotiation.scene_state import SceneState
+from client.negotiation.statements import Participant, SceneBrief, Statement, parse
+from client.profile import CONTACTS_FILE, Profile
+from client.relay_client import PostedEnvelope, RelayClient
+from client.scenes import CachedEnvelope, RelayPins, SceneBook, SceneRef, ThreadCache
+from keys.encoding import b64u_decode, b64u_encode, canonical_json, parse_canonical_json
+from keys.envelope import THREAD_ID_SIZE, Envelope, Opened, Recipient, open_envelope, seal
+from keys.errors import DecryptionError, KeysError
+from keys.identity import Fingerprint, KeyHistory
+from keys.invite import SECRET_SIZE, Invite, JoinProofError, join_proof, verify_join_proof
+from keys.keystore import Keystore
+from keys.randomness import random_bytes
+
+SCENE_PURPOSE = "closedset/scene/v1"
+INVITE_SECRET_PREFIX = "invite:"
+
+
+class SceneError(ClientError):
+    """The scene cannot do what was asked (not a member, no brief yet, ...)."""
+
+
+def wrap(statement: Statement) -> bytes:
+    """The plaintext of a scene envelope: the statement and its kind, both inside the cipher."""
+    return canonical_json(
+        {"purpose": statement.PURPOSE, "statement": json.loads(statement.to_bytes())}
+    )
+
+
+def unwrap(plaintext: bytes) -> Statement:
+    value = parse_canonical_json(plaintext, what="scene statement")
+    if not isinstance(value, dict) or set(value) != {"purpose", "statement"}:
+        raise KeysError("A scene envelope must hold a purpose and a statement.")
+    return parse(str(value["purpose"]), canonical_json(value["statement"]))
+
+
+@dataclass(frozen=True)
+class OpenedStatement:
+    """One envelope of the scene that this person could open, with its place in the log."""
+
+    event: Event
+    opened: Opened
+    cached: CachedEnvelope
+
+
+@dataclass
+class SceneSession:
+    """One person, one scene, one relay connection. Use through :func:`scene_session`."""
+
+    profile: Profile
+    scene: SceneRef
+    relay: RelayClient
+    clock: Callable[[], float] = time.time
+    cache: ThreadCache = field(init=False)
+    _histories: dict[bytes, KeyHistory] = field(default_factory=dict, init=False)
+    _opened: list[OpenedStatement] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.cache = ThreadCache(self.profile.home, self.scene.thread_id)
+
+    @property
+    def me(self) -> bytes:
+        return self.profile.identity_key
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def sync(self) -> list[CachedEnvelope]:
+        """Fetch what the relay has beyond our last sequence; returns what was new."""
+        fetched: list[CachedEnvelope] = []
+        cursor: str | None = str(self.cache.last_sequence) if self.cache.last_sequence else None
+        while True:
+            page, cursor = await self.relay.page(self.scene.thread_id, cursor, limit=500)
+            fetched.extend(
+                CachedEnvelope(item.envelope, item.sequence, item.index, int(item.received_at))
+                for item in page
+            )
+            if not cursor or not page:
+                break
+        added = self.cache.merge(fetched)
+        if added:
+            self.cache.save()
+            self._opened = None
+        # A sender's role comes from their own identity record, proven logged by the relay.
+        for sender in {item.envelope.context.sender for item in self.cache.items}:
+            await self.history(sender)
+        return added
+
+    def opened(self) -> list[OpenedStatement]:
+        """Every statement of the thread this profile can open, in log order."""
+        if self._opened is not None:
+            return self._opened
+        devices = self.profile.device_keys()
+        result: list[OpenedStatement] = []
+        for cached in self.cache.items:
+            opened = _open_any(cached.envelope, devices)
+            if opened is None or opened.context.purpose != SCENE_PURPOSE:
+                continue
+            try:
+                statement = unwrap(opened.plaintext)
+            except (KeysError, ValueError):
+                continue  # a member sent something this version cannot read; the log keeps it
+            event = Event(
+                sender=opened.sender,
+                role=self._role_of(opened.sender, result),
+                statement=statement,
+                envelope=cached.envelope.hash,
+                log_time=cached.received_ms // 1000,
+                log_index=cached.index,
+            )
+            result.append(OpenedStatement(event, opened, cached))
+        self._opened = result
+        return result
+
+    def events(self) -> list[Event]:
+        return [item.event for item in self.opened()]
+
+    def state(self) -> SceneState:
+        return fold(self.events())
+
+    def brief(self) -> SceneBrief | None:
+        brief = None
+        for item in self.opened():
+            if isinstance(item.event.statement, SceneBrief):
+                brief = item.event.statement
+        return brief
+
+    def _role_of(self, sender: bytes, earlier: Iterable[OpenedStatement]) -> Any:
+        """The role the scene gives the sender, else the one their identity record states."""
+        for item in reversed(list(earlier)):
+            statement = item.event.statement
+            if isinstance(statement, SceneBrief) and sender in statement.members:
+                return statement.participant(sender).role
+        history = self.profile.history if sender == self.me else self._histories.get(sender)
+        return history.role if history is not None else "performer"
+
+    # --- people ----------------------------------------------------------------------------
+
+    async def history(self, identity: bytes) -> KeyHistory:
+        """An identity's history, verified and proven logged; contacts learn of key changes."""
+        if identity == self.me:
+            return self.profile.history
+        if identity not in self._histories:
+            history, _ = await self.relay.lookup(Fingerprint.of(identity))
+            book = Contacts.load(self.profile.home / CONTACTS_FILE)
+            result = book.add(history)
+            if result.outcome != "unchanged":
+                book.save()
+            self._histories[identity] = history
+        return self._histories[identity]
+
+    async def members(self) -> list[dict[str, Any]]:
+        detail = await self.relay.thread(self.scene.thread_id)
+        return [m for m in detail["members"] if m.get("removed_at") is None]
+
+    async def send_brief(self, draft: Draft, **changes: Any) -> SceneBrief:
+        """IC: send (or re-send) the brief naming every performer whose join proof checks."""
+        performers, problems = await self.admitted_performers()
+        if not performers:
+            detail = "; ".join(problems) or "nobody has joined yet"
+            raise SceneError(f"No performer can be named in the brief: {detail}.")
+        me = Participant(self.me, "ic", self.profile.history.name)
+        fields = draft.__dict__ | changes
+        brief = SceneBrief(participants=(me, *performers), **fields)
+        await self.send(brief)
+        return brief
+
+    async def admitted_performers(self) -> tuple[list[Participant], list[str]]:
+        """The IC's check of every joiner: only a valid join proof admits them to the brief."""
+        admitted, problems = [], []
+        secrets = self.profile.keystore.secrets if self.profile.keystore else {}
+        for member in await self.members():
+            identity = b64u_decode(member["identity"], length=32)
+            if identity == self.me:
+                continue
+            history = await self.history(identity)
+            invite_id = member.get("invite_id")
+            secret = secrets.get(INVITE_SECRET_PREFIX + invite_id) if invite_id else None
+            try:
+                if secret is None:
+                    raise JoinProofError("No invite of yours admitted this member.")
+                proof = b64u_decode(member.get("join_proof") or "", length=32)
+                verify_join_proof(secret, self.scene.thread_id, identity, proof)
+            except KeysError as exc:
+                problems.append(f"{history.name} ({history.fingerprint}): {exc}")
+                continue
+            if history.role != "performer":
+                problems.append(f"{history.name} is registered as {history.role}, not performer.")
+                continue
+            admitted.append(Participant(identity, "performer", history.name))
+        return admitted, problems
+
+    # --- sending ---------------------------------------------------------------------------
+
+    async def send(self, statement: Statement) -> PostedEnvelope:
+        """Check ``statement`` against the scene, encrypt it to its audience, post it."""
+        await self.sync()
+        opened = self.opened()
+        state = fold([item.event for item in opened])
+        brief = statement if isinstance(statement, SceneBrief) else self.brief()
+        if brief is None:
+            raise SceneError("This scene has no brief yet; the IC sends it once performers join.")
+        me_role: Any = (
+            self._role_of(self.me, opened) if self.me in brief.members else self.scene.role
+        )
+        prospective = Event(
+            self.me, me_role, statement, b"\x00" * 32, self.now(), self.cache_size()
+        )
+        step(state, prospective)  # SceneRuleError: refused here, before anything is sent
+        readers = audience(statement, sender=self.me, brief=brief)
+        recipients = await self._recipients(readers)
+        prev = self.cache.items[-1].envelope.hash if self.cache.items else None
+        sealed = seal(
+            wrap(statement),
+            sender=self.profile.signing_key(),
+            recipients=recipients,
+            thread=self.scene.thread_id,
+            prev=prev,
+            purpose=SCENE_PURPOSE,
+        )
+        posted = await self.relay.post(sealed.envelope)
+        cached = CachedEnvelope(
+            sealed.envelope, posted.sequence, posted.receipt.index, posted.receipt.received_ms
+        )
+        self.cache.merge([cached])
+        self.cache.save()
+        self._opened = None
+        return posted
+
+    def cache_size(self) -> int:
+        return self.cache.items[-1].index + 1 if self.cache.items else 0
+
+    async def _recipients(self, readers: Iterable[bytes]) -> list[Recipient]:
+        recipients: list[Recipient] = []
+        for identity in sorted(readers):
+            history = await self.history(identity)
+            devices = history.current_devices()
+            if not devices:
+                raise SceneError(
+                    f"{history.name} has no valid device key; ask them to re-register."
+                )
+            recipients.extend(Recipient(identity, device) for device in devices)
+        return recipients
+
+
+def _open_any(envelope: Envelope, devices: list[Any]) -> Opened | None:
+    public = {r.device for r in envelope.context.recipients}
+    for device in devices:
+        if bytes(device.public_key) in public:
+            try:
+                return open_envelope(envelope, device)
+            except DecryptionError:
+                return None
+    return None
+
+
+def relay_client(profile: Profile, url: str, clock: Callable[[], float] = time.time) -> RelayClient:
+    """A relay client for ``profile`` that pins the relay's log key in the profile."""
+    pins = RelayPins(profile.home)
+    return RelayClient(
+        url,
+        profile.signing_key(),
+        pinned_log_key=pins.get(url),
+        on_pin=lambda key: pins.pin(url, key),
+        clock=clock,
+    )
+
+
+# --- setting a scene up -------------------------------------------------------------------------
+
+DRAFT_SECRET_PREFIX = "draft:"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The IC's scene details before the brief can be sent (it needs its performers)."""
+
+    title: str
+    scene: str
+    pages: str
+    call_time: int
+    valid_from: int
+    valid_until: int
+    description: str = ""
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(self.__dict__)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Draft:
+        return cls(**json.loads(data))
+
+
+async def ensure_registered(profile: Profile, relay: RelayClient) -> None:
+    """Publish this profile's identity history (the relay answers 200 if nothing is new)."""
+    await relay.register(profile.history)
+
+
+async def create_scene(
+    profile: Profile, relay: RelayClient, book: SceneBook, alias: str, draft: Draft
+) -> SceneRef:
+    """IC: open the scene's thread on the relay and keep the draft brief (in the keystore)."""
+    if profile.history.role != "ic":
+        raise SceneError(
+            f"Only an intimacy coordinator creates scenes; your role is {profile.history.role}."
+        )
+    await ensure_registered(profile, relay)
+    thread = random_bytes(THREAD_ID_SIZE)
+    await relay.create_thread(thread)
+    scene = book.add(SceneRef(alias, str(relay.base_url), b64u_encode(thread), "ic"))
+    book.save()
+    _keystore(profile).put(DRAFT_SECRET_PREFIX + scene.thread, draft.to_bytes())
+    _keystore(profile).save()
+    return scene
+
+
+def draft_of(profile: Profile, scene: SceneRef) -> Draft:
+    data = _keystore(profile).secrets.get(DRAFT_SECRET_PREFIX + scene.thread)
+    if data is None:
+        raise SceneError(f"There is no draft brief for {scene.alias} in this profile.")
+    return Draft.from_bytes(data)
+
+
+async def create_invite(
+    profile: Profile, relay: RelayClient, scene: SceneRef, *, ttl: int, now: int
+) -> Invite:
+    """IC: a single-use invite code; its secret stays in the keystore to check the join."""
+    invite = Invite(
+        relay=scene.relay,
+        thread=scene.thread_id,
+        inviter=profile.identity_key,
+        secret=random_bytes(SECRET_SIZE),
+        expires_at=now + ttl,
+    )
+    _keystore(profile).put(INVITE_SECRET_PREFIX + b64u_encode(invite.invite_id), invite.secret)
+    _keystore(profile).save()
+    await relay.create_invite(scene.thread_id, invite.invite_id, invite.expires_at)
+    return invite
+
+
+async def join_scene(
+    profile: Profile, relay: RelayClient, book: SceneBook, invite: Invite, alias: str
+) -> tuple[SceneRef, KeyHistory]:
+    """Performer: check the inviter is who the code says, then join with proof of the secret."""
+    await ensure_registered(profile, relay)
+    inviter, _ = await relay.lookup(invite.inviter_fingerprint)
+    if inviter.identity_key != invite.inviter:
+        raise SceneError("The relay's record of the inviter does not match the invite code.")
+    if inviter.role != "ic":
+        raise SceneError(f"The invite comes from {inviter.name}, who is not an IC; do not join.")
+    contacts = Contacts.load(profile.home / CONTACTS_FILE)
+    contacts.add(inviter)
+    contacts.save()
+    proof = join_proof(invite.secret, invite.thread, profile.identity_key)
+    await relay.join(invite.thread, invite.invite_id, proof)
+    scene = book.add(
+        SceneRef(book.unique_alias(alias), invite.relay, b64u_encode(invite.thread), "performer")
+    )
+    book.save()
+    return scene, inviter
+
+
+def _keystore(profile: Profile) -> Keystore:
+    if profile.keystore is None:
+        raise SceneError("The profile is locked; this needs the passphrase.")
+    return profile.keystore
