@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,7 +53,7 @@ def status(args: argparse.Namespace) -> int:
     except Exception as exc:  # no database, or one never migrated: the operator's to fix
         return _fail(f"reading the mail outbox at {config.database_url} failed: {exc}")
     if getattr(args, "json", False):
-        print(json.dumps({"counts": counts, "mail": [e.__dict__ for e in entries]}, indent=2))
+        print(json.dumps({"counts": counts, "mail": [asdict(e) for e in entries]}, indent=2))
         return 0
     print(", ".join(f"{count} {name}" for name, count in counts.items()))
     for e in entries:

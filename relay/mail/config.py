@@ -29,6 +29,7 @@ ENVIRONMENT: dict[str, str] = {
     "CLOSEDSET_SMARTHOST_SECURITY": "smarthost_security",
     "CLOSEDSET_SMARTHOST_USER": "smarthost_user",
     "CLOSEDSET_SMARTHOST_PASSWORD": "smarthost_password",
+    "CLOSEDSET_SMARTHOST_TIMEOUT": "smarthost_timeout",
     "CLOSEDSET_MAIL_RETRY_FIRST": "retry_first",
     "CLOSEDSET_MAIL_RETRY_MAX": "retry_max",
     "CLOSEDSET_MAIL_GIVE_UP_AFTER": "give_up_after",
@@ -54,6 +55,8 @@ class MailConfig:
     smarthost_security: str = "starttls"
     smarthost_user: str | None = None
     smarthost_password: str | None = None
+    smarthost_timeout: float = 30.0
+    """Seconds to wait for the smarthost; a crashed sender's lease lapses after 2x this + 5."""
     retry_first: float = 60.0
     """Seconds before the first retry; each later retry waits twice as long, up to retry_max."""
     retry_max: float = 3600.0
@@ -113,7 +116,7 @@ def load_mail_config(table: Mapping[str, Any] | None, environ: Mapping[str, str]
     for key in ("smarthost_user", "smarthost_password"):
         if raw.get(key):
             values[key] = _text(raw[key], key)
-    for key in ("retry_first", "retry_max", "give_up_after", "poll_interval"):
+    for key in ("retry_first", "retry_max", "give_up_after", "poll_interval", "smarthost_timeout"):
         if key in raw:
             values[key] = _seconds(raw[key], key)
     return replace(config, **values)

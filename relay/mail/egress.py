@@ -15,7 +15,7 @@ import logging
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from relay.mail.config import MailConfig
@@ -24,8 +24,7 @@ from relay.mail.outgoing import build_delivery
 
 _log = logging.getLogger(__name__)
 
-SMTP_TIMEOUT = 30.0
-BATCH = 50
+BATCH = 50  # messages per connection before the worker looks around again
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +36,14 @@ class Outcome:
 
 
 class Smarthost:
-    """The smarthost, spoken to with smtplib (blocking; the worker runs it in a thread)."""
+    """The smarthost, spoken to with smtplib (blocking; the worker calls it in a thread)."""
 
-    def __init__(self, config: MailConfig, timeout: float = SMTP_TIMEOUT) -> None:
+    def __init__(self, config: MailConfig) -> None:
         assert config.smarthost_host is not None, "egress needs a smarthost"
         self.config = config
-        self.timeout = timeout
+        self.timeout = config.smarthost_timeout
 
-    def _connect(self) -> smtplib.SMTP:
+    def connect(self) -> smtplib.SMTP:
         config, host = self.config, self.config.smarthost_host
         context = ssl.create_default_context()
         smtp: smtplib.SMTP
@@ -60,36 +59,32 @@ class Smarthost:
             smtp.login(config.smarthost_user, config.smarthost_password or "")
         return smtp
 
-    def send_all(self, messages: Sequence[tuple[int, str, bytes]]) -> dict[int, Outcome]:
-        """Send (row id, address, message) over one connection; an outcome for every row."""
-        outcomes: dict[int, Outcome] = {}
+    def send(self, smtp: smtplib.SMTP, address: str, data: bytes) -> tuple[Outcome, bool]:
+        """One message in its own transaction: its outcome, and whether the connection broke."""
         try:
-            smtp = self._connect()
+            smtp.sendmail(self.config.from_address, [address], data)
+            return Outcome("sent"), False
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            outcome = _by_code(code, text)
+        except smtplib.SMTPResponseException as exc:
+            outcome = _by_code(exc.smtp_code, exc.smtp_error)
         except (OSError, smtplib.SMTPException) as exc:
-            return {row: _temporary(exc, "cannot reach the smarthost") for row, _, _ in messages}
+            # Whether the message arrived is unknowable (the reply to DATA may be what was
+            # lost), so it goes again later with the same Message-ID.
+            return _temporary(exc, "the smarthost connection broke"), True
         try:
-            for row, address, data in messages:
-                try:
-                    smtp.sendmail(self.config.from_address, [address], data)
-                    outcomes[row] = Outcome("sent")
-                except smtplib.SMTPRecipientsRefused as exc:
-                    code, text = next(iter(exc.recipients.values()))
-                    outcomes[row] = _by_code(code, text)
-                except smtplib.SMTPResponseException as exc:
-                    outcomes[row] = _by_code(exc.smtp_code, exc.smtp_error)
-                    with contextlib.suppress(OSError, smtplib.SMTPException):
-                        smtp.rset()
-                except (OSError, smtplib.SMTPException) as exc:
-                    # The connection is gone; whether this message arrived is unknowable, so it
-                    # goes again later (same Message-ID), as do the ones not yet tried.
-                    broken = _temporary(exc, "the smarthost connection broke")
-                    for later, _, _ in messages:
-                        outcomes.setdefault(later, broken)
-                    break
-        finally:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                smtp.quit()
-        return outcomes
+            smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            return outcome, True
+        return outcome, False
+
+    @staticmethod
+    def close(smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
 
 
 def _by_code(code: int, text: bytes | str) -> Outcome:
@@ -158,24 +153,43 @@ class EgressWorker:
         return min(self.config.poll_interval, max(0.0, (due - self._now_ms()) / 1000))
 
     async def send_due(self) -> int:
-        """One batch: claim, send, settle. Returns how many rows it handled."""
-        lease_ms = int((self.smarthost.timeout * 4 + 60) * 1000)
-        claimed = await self.outbox.claim_due(self._now_ms(), lease_ms, BATCH)
-        if not claimed:
-            return 0
-        sendable: list[tuple[int, str, bytes]] = []
-        for row in claimed:
-            if row.envelope_body is None:
-                await self.outbox.mark_failed(
-                    row.id, self._now_ms(), "the envelope was deleted before it could be sent"
+        """Send due rows over one connection, one leased row at a time; how many it handled.
+
+        Leasing one row at a time keeps a lease as short as one message (2 x timeout + 5 s),
+        so rows a killed relay held are free again soon after it restarts.
+        """
+        lease_ms = int((self.smarthost.timeout * 2 + 5) * 1000)
+        smtp: smtplib.SMTP | None = None
+        handled = 0
+        try:
+            while handled < BATCH and not self._closing:
+                claimed = await self.outbox.claim_due(self._now_ms(), lease_ms, 1)
+                if not claimed:
+                    break
+                row = claimed[0]
+                handled += 1
+                if row.envelope_body is None:
+                    await self.outbox.mark_failed(
+                        row.id, self._now_ms(), "the envelope was deleted before it was sent"
+                    )
+                    continue
+                if smtp is None:
+                    try:
+                        smtp = await asyncio.to_thread(self.smarthost.connect)
+                    except (OSError, smtplib.SMTPException) as exc:
+                        # Down: this row waits its backoff; the others get their turn next.
+                        await self._settle(row, _temporary(exc, "cannot reach the smarthost"))
+                        break
+                outcome, broken = await asyncio.to_thread(
+                    self.smarthost.send, smtp, row.address, self._message(row)
                 )
-                continue
-            sendable.append((row.id, row.address, self._message(row)))
-        outcomes = await asyncio.to_thread(self.smarthost.send_all, sendable) if sendable else {}
-        by_id = {row.id: row for row in claimed}
-        for row_id, outcome in outcomes.items():
-            await self._settle(by_id[row_id], outcome)
-        return len(claimed)
+                await self._settle(row, outcome)
+                if broken:
+                    break
+        finally:
+            if smtp is not None:
+                await asyncio.to_thread(self.smarthost.close, smtp)
+        return handled
 
     def _message(self, row: Claimed) -> bytes:
         assert row.envelope_body is not None

@@ -5,7 +5,6 @@ Dovecot for the whole session, and a smarthost that delivers into it over LMTP.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,8 @@ USERS = {f"{name}@mail.test": f"pw-{name}" for name in ("ines", "ana", "ben")}
 
 
 @pytest.fixture(scope="session")
-def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
-    server = Dovecot.start(Path(tmp_path_factory.mktemp("dovecot")), USERS)
+def dovecot() -> Iterator[Dovecot]:
+    server = Dovecot.start(USERS)
     try:
         yield server
     finally:

@@ -1,8 +1,9 @@
 """A throwaway Dovecot (Debian's packages) for the email tests: IMAP and LMTP on free loopback
 ports, users and passwords from a static file, Maildirs, state and log under a temp directory.
 
-Run as root (CI containers) the mail is owned by the ``dovecot`` system user; run as anyone
-else, Dovecot runs entirely as that user. Readiness is a socket that accepts, polled.
+Run as root (CI containers) the mail is owned by the ``dovecot`` system user, so the directory
+lives in its own traversable temp directory (pytest's are 0700 root); run as anyone else,
+Dovecot runs entirely as that user. Readiness is a socket that accepts, polled.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +40,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid={user} gid={group} home={root}/mail/%u
+  args = uid={user} gid={group} home={root}/mail/%u allow_all_users=yes
 }}
 service imap-login {{
   inet_listener imap {{
@@ -99,7 +101,10 @@ class Dovecot:
     process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, root: Path, users: dict[str, str]) -> Dovecot:
+    def start(cls, users: dict[str, str]) -> Dovecot:
+        root = Path(tempfile.mkdtemp(prefix="closedset-dovecot-"))
+        # Dovecot's unprivileged processes must reach the users file and the Maildirs.
+        root.chmod(0o711)
         binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         if not Path(binary).exists():
             raise RuntimeError("Dovecot is not installed; run .ci/setup (dovecot-imapd, -lmtpd).")
@@ -107,6 +112,7 @@ class Dovecot:
         for sub in ("run", "state", "mail"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "users").write_text("".join(f"{u}:{{PLAIN}}{p}\n" for u, p in users.items()))
+        (root / "users").chmod(0o644)  # throwaway test passwords
         if os.geteuid() == 0:
             user, login_user = "dovecot", "dovenull"
             entry = pwd.getpwnam(user)
@@ -150,6 +156,7 @@ class Dovecot:
                 self.process.wait()
         if self.process is not None and self.process.stderr is not None:
             self.process.stderr.close()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _group_name() -> str:
