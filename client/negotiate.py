@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,6 +226,11 @@ class SceneSession:
         state = fold([item.event for item in opened])
         brief = statement if isinstance(statement, SceneBrief) else self.brief()
         if brief is None:
+            if self.cache.items and self.scene.role != "ic":
+                # Envelopes are there but none opens as a brief: it was not encrypted to us.
+                raise SceneError(
+                    "You are not named in this scene's brief; ask the IC to add you to it."
+                )
             raise SceneError("This scene has no brief yet; the IC sends it once performers join.")
         me_role: Any = (
             self._role_of(self.me, opened) if self.me in brief.members else self.scene.role
@@ -278,6 +284,15 @@ def _open_any(envelope: Envelope, devices: list[Any]) -> Opened | None:
             except DecryptionError:
                 return None
     return None
+
+
+@asynccontextmanager
+async def scene_session(
+    profile: Profile, scene: SceneRef, clock: Callable[[], float] = time.time
+) -> AsyncIterator[SceneSession]:
+    """A session on ``scene`` over a fresh connection to the scene's relay."""
+    async with relay_client(profile, scene.relay, clock) as relay:
+        yield SceneSession(profile, scene, relay, clock)
 
 
 def relay_client(profile: Profile, url: str, clock: Callable[[], float] = time.time) -> RelayClient:
@@ -338,6 +353,12 @@ async def create_scene(
     _keystore(profile).put(DRAFT_SECRET_PREFIX + scene.thread, draft.to_bytes())
     _keystore(profile).save()
     return scene
+
+
+def save_draft(profile: Profile, scene: SceneRef, draft: Draft) -> None:
+    """Keep the IC's changed scene details, so the next re-sent brief carries them."""
+    _keystore(profile).put(DRAFT_SECRET_PREFIX + scene.thread, draft.to_bytes())
+    _keystore(profile).save()
 
 
 def draft_of(profile: Profile, scene: SceneRef) -> Draft:
