@@ -111,7 +111,7 @@ def run_demo(ctx: Context, workdir: Path) -> Story:
             recipients=ic.own_recipients() + ana.own_recipients() + ben.own_recipients(),
             thread=random_bytes(16),
             prev=None,
-            purpose="closedset/message/v1",
+            purpose="closedset/note/v1",
         )
         text = armor.armor(opened.envelope.to_bytes(), armor.ENVELOPE)
         sealed["armored"] = Envelope.from_bytes(armor.dearmor(text, armor.ENVELOPE))

@@ -25,7 +25,8 @@ from keys.errors import DecryptionError
 from keys.identity import Fingerprint
 from keys.randomness import random_bytes
 
-DEFAULT_PURPOSE = "closedset/message/v1"
+# Free text outside any scene; scene statements travel as closedset/scene/v1.
+DEFAULT_PURPOSE = "closedset/note/v1"
 
 
 def seal_command(ctx: Context, args: argparse.Namespace) -> int:
