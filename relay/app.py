@@ -31,6 +31,7 @@ from relay.mail.runtime import mail_context
 from relay.migrations import migrate
 from relay.pubsub import Hub
 from relay.service import Backend
+from relay.witnessing import add_witnessing
 
 CONFIG = web.AppKey("closedset.config", RelayConfig)
 LOG_SIGNER = web.AppKey("closedset.log_signer", NoteSigner)
@@ -68,6 +69,8 @@ def create_app(
     app.cleanup_ctx.append(_storage)
     # After storage (it needs the backend) and so stopped before it: SMTP and egress.
     app.cleanup_ctx.append(mail_context)
+    # Cosigned checkpoints on /log/checkpoint; with witnesses, a task started after storage.
+    add_witnessing(app, config.witnesses)
     app.on_shutdown.append(_end_streams)
 
     app.router.add_get("/healthz", get_health)

@@ -19,6 +19,7 @@ from keys.note import is_valid_key_name
 
 if TYPE_CHECKING:
     from relay.mail.config import MailConfig
+    from relay.witnessing import WitnessEndpoint
 
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8440
@@ -64,6 +65,8 @@ class RelayConfig:
     limits: Limits = field(default_factory=Limits)
     mail: MailConfig = field(default_factory=lambda: _mail_config(None, {}))
     """The ``[mail]`` table: thread addresses, STARTTLS, smarthost (docs/email.md)."""
+    witnesses: tuple[WitnessEndpoint, ...] = ()
+    """The ``[[witnesses]]`` tables: tlog-witnesses that cosign checkpoints (docs/witness.md)."""
 
     @property
     def log_key_path(self) -> Path:
@@ -101,10 +104,10 @@ def load_config(
             raw = tomllib.loads(toml_text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"The configuration file is not valid TOML: {exc}.") from exc
-    unknown = set(raw) - _TOP_KEYS - {"limits", "mail"}
+    unknown = set(raw) - _TOP_KEYS - {"limits", "mail", "witnesses"}
     if unknown:
         raise ConfigError(f"The configuration key {sorted(unknown)[0]!r} is not known.")
-    settings = {k: v for k, v in raw.items() if k not in ("limits", "mail")}
+    settings = {k: v for k, v in raw.items() if k not in ("limits", "mail", "witnesses")}
     for variable, key in ENVIRONMENT.items():
         if environ.get(variable):
             settings[key] = environ[variable]
@@ -149,6 +152,7 @@ def load_config(
         log_origin=log_origin,
         limits=_limits(raw.get("limits", {})),
         mail=_mail_config(raw.get("mail"), environ),
+        witnesses=_witnesses(raw.get("witnesses")),
     )
 
 
@@ -159,6 +163,16 @@ def _mail_config(raw: Any, environ: Mapping[str, str]) -> MailConfig:
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError("The key 'mail' must be a table.")
     return load_mail_config(raw, environ)
+
+
+def _witnesses(raw: Any) -> tuple[WitnessEndpoint, ...]:
+    # Imported here, like mail: the parser lives beside the code that uses the witnesses.
+    from relay.witnessing import WitnessConfigError, load_witness_config
+
+    try:
+        return load_witness_config(raw)
+    except WitnessConfigError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _limits(raw: Any) -> Limits:
