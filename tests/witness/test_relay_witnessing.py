@@ -3,8 +3,11 @@ size is learned from a 409, and a second history under the same key is refused."
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,6 +19,9 @@ from client.witness.http import create_witness_app
 from keys.checkpoint import open_checkpoint
 from keys.cosignature import CosignatureSigner
 from keys.note import NoteSigner
+from relay.app import create_app
+from relay.config import ConfigError, load_config
+from relay.keyfile import load_or_create_log_key
 from relay.log.entry import RecordType
 from relay.log.http import add_log_routes
 from relay.log.sequencer import Sequencer
@@ -134,3 +140,41 @@ async def test_witness_refuses_a_second_history_under_the_same_key(
         await honest.close()
         await dishonest.close()
         await other_store.engine.dispose()
+
+
+async def test_relay_app_configured_with_a_witness_serves_cosigned_checkpoints(
+    log_db: DbTarget, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "relay-data"
+    base = load_config(None, {}, {"data_dir": str(data_dir)})
+    log_signer = load_or_create_log_key(base.log_key_path, base.log_origin)[0]
+    witness = witness_for(log_signer)
+    async with serving(create_witness_app(witness, clock=lambda: NOW)) as witness_url:
+        toml = f'[[witnesses]]\nurl = "{witness_url}"\nkey = "{KEY}"\n'
+        config = load_config(toml, {}, {"data_dir": str(data_dir)})
+        app = create_app(config, engine=log_db.make_engine())
+        async with serving(app) as relay_url, aiohttp.ClientSession() as http:
+            # The relay signed the empty tree at startup; the task submits it at once.
+            await asyncio.wait_for(app[WITNESSING].wait_cosigned(0, KEY), 10)
+            async with http.get(relay_url + "/log/checkpoint") as response:
+                note = await response.text()
+    opened = open_checkpoint(
+        note, log_signer.verifier(), witnesses=[SIGNER.verifier()], min_witnesses=1
+    )
+    assert opened.witness_names == (WITNESS_NAME,)
+
+
+@pytest.mark.parametrize(
+    ("toml", "fragment"),
+    [
+        ('witnesses = "x"', "array of tables"),
+        ('[[witnesses]]\nurl = "ftp://w"\nkey = "k"', "http(s) URL"),
+        ('[[witnesses]]\nurl = "http://w"\nkey = "not+a+key"', "not a cosignature verifier key"),
+        ('[[witnesses]]\nurl = "http://w"', "exactly the keys"),
+    ],
+)
+def test_bad_witness_configuration_is_one_sentence(
+    toml: str, fragment: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        load_config(toml, {}, {"data_dir": str(tmp_path)})
