@@ -8,22 +8,15 @@ Times are always passed in; nothing here reads a clock.
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
-
-import nacl.signing
+from typing import ClassVar
 
 from keys.checkpoint import Checkpoint
 from keys.errors import EncodingError
 from keys.note import (
-    ED25519_KEY_SIZE,
     ED25519_SIGNATURE_SIZE,
-    MalformedNoteKeyError,
+    NamedSigningKey,
     NoteVerifier,
     add_signatures,
-    compute_key_id,
-    format_signer_key,
-    is_valid_key_name,
-    parse_signer_key,
 )
 
 SIGNATURE_TYPE_COSIGNATURE_V1 = 0x04
@@ -81,41 +74,11 @@ class CosignatureVerifier(NoteVerifier):
         return cosignature_timestamp(signature)
 
 
-class CosignatureSigner:
+class CosignatureSigner(NamedSigningKey):
     """A witness's private key. Its key string uses type 0x04, mirroring note signer keys."""
 
     SIGNATURE_TYPE: ClassVar[int] = SIGNATURE_TYPE_COSIGNATURE_V1
-
-    def __init__(self, name: str, seed: bytes) -> None:
-        if not is_valid_key_name(name):
-            raise MalformedNoteKeyError(f"{name!r} is not a valid cosigner name.")
-        if not isinstance(seed, bytes) or len(seed) != ED25519_KEY_SIZE:
-            raise MalformedNoteKeyError(f"The seed must be exactly {ED25519_KEY_SIZE} bytes long.")
-        self.name = name
-        self._seed = seed
-        self._signing_key = nacl.signing.SigningKey(seed)
-        self.public_key = bytes(self._signing_key.verify_key)
-        self.key_id = compute_key_id(name, self.SIGNATURE_TYPE, self.public_key)
-
-    @classmethod
-    def generate(cls, name: str) -> Self:
-        """Create a cosigner with a fresh random key."""
-        return cls(name, bytes(nacl.signing.SigningKey.generate()))
-
-    @classmethod
-    def from_key_string(cls, key_string: str) -> Self:
-        """Parse ``PRIVATE+KEY+name+keyid+base64(0x04 || seed)`` and check the key id."""
-        name, key_id, seed = parse_signer_key(key_string, signature_type=cls.SIGNATURE_TYPE)
-        signer = cls(name, seed)
-        if signer.key_id != key_id:
-            raise MalformedNoteKeyError(
-                f"The cosigner key id {key_id.hex()} does not match its key."
-            )
-        return signer
-
-    def key_string(self) -> str:
-        """Return the private key string; it holds the seed, so keep it secret."""
-        return format_signer_key(self.name, self.SIGNATURE_TYPE, self.public_key, self._seed)
+    KIND: ClassVar[str] = "cosigner"
 
     def verifier(self) -> CosignatureVerifier:
         """Return the public verifier that log clients configure for this witness."""
@@ -128,16 +91,12 @@ class CosignatureSigner:
         """
         Checkpoint.parse(checkpoint_text)
         message = cosigned_message(checkpoint_text.encode("utf-8"), timestamp)
-        signature = bytes(self._signing_key.sign(message).signature)
-        return timestamp.to_bytes(TIMESTAMP_SIZE, "big") + signature
+        return timestamp.to_bytes(TIMESTAMP_SIZE, "big") + self._ed25519(message)
 
     def at(self, timestamp: int) -> TimestampedCosigner:
         """Bind a time, giving a signer that :func:`keys.note.sign_note` can use."""
         _check_timestamp(timestamp)
         return TimestampedCosigner(self, timestamp)
-
-    def __repr__(self) -> str:
-        return f"CosignatureSigner(name={self.name!r}, key_id={self.key_id.hex()!r})"
 
 
 class TimestampedCosigner:

@@ -239,14 +239,16 @@ class SupportsNoteSigning(Protocol):
     def sign(self, message: bytes) -> bytes: ...
 
 
-class NoteSigner:
-    """An Ed25519 private key with a name, used to sign note text (type 0x01)."""
+class NamedSigningKey:
+    """A named Ed25519 private key of one signature type: what note signers and witness
+    cosigners share (key id, key strings, a repr that never shows the seed)."""
 
     SIGNATURE_TYPE: ClassVar[int] = SIGNATURE_TYPE_ED25519
+    KIND: ClassVar[str] = "signer"
 
     def __init__(self, name: str, seed: bytes) -> None:
         if not is_valid_key_name(name):
-            raise MalformedNoteKeyError(f"{name!r} is not a valid note key name.")
+            raise MalformedNoteKeyError(f"{name!r} is not a valid {self.KIND} name.")
         if not isinstance(seed, bytes) or len(seed) != ED25519_KEY_SIZE:
             raise MalformedNoteKeyError(f"The seed must be exactly {ED25519_KEY_SIZE} bytes long.")
         self._name = name
@@ -257,16 +259,18 @@ class NoteSigner:
 
     @classmethod
     def generate(cls, name: str) -> Self:
-        """Create a signer with a fresh random key."""
+        """Create a key with a fresh random seed."""
         return cls(name, bytes(nacl.signing.SigningKey.generate()))
 
     @classmethod
     def from_key_string(cls, key_string: str) -> Self:
-        """Parse ``PRIVATE+KEY+name+keyid+base64(0x01 || seed)`` and check the key id."""
+        """Parse ``PRIVATE+KEY+name+keyid+base64(type || seed)`` and check the key id."""
         name, key_id, seed = parse_signer_key(key_string, signature_type=cls.SIGNATURE_TYPE)
         signer = cls(name, seed)
         if signer.key_id != key_id:
-            raise MalformedNoteKeyError(f"The signer key id {key_id.hex()} does not match its key.")
+            raise MalformedNoteKeyError(
+                f"The {cls.KIND} key id {key_id.hex()} does not match its key."
+            )
         return signer
 
     @property
@@ -281,17 +285,27 @@ class NoteSigner:
         """Return the private key string; it holds the seed, so keep it secret."""
         return format_signer_key(self._name, self.SIGNATURE_TYPE, self.public_key, self._seed)
 
+    def _ed25519(self, message: bytes) -> bytes:
+        return bytes(self._signing_key.sign(message).signature)
+
+    def __repr__(self) -> str:
+        # Never show the seed, even in a traceback.
+        return f"{type(self).__name__}(name={self._name!r}, key_id={self._key_id.hex()!r})"
+
+
+class NoteSigner(NamedSigningKey):
+    """An Ed25519 private key with a name, used to sign note text (type 0x01)."""
+
+    SIGNATURE_TYPE: ClassVar[int] = SIGNATURE_TYPE_ED25519
+    KIND: ClassVar[str] = "note key"
+
     def verifier(self) -> NoteVerifier:
         """Return the matching public verifier."""
         return NoteVerifier(self._name, self.public_key)
 
     def sign(self, message: bytes) -> bytes:
         """Return the 64-byte Ed25519 signature over ``message`` (the note text)."""
-        return bytes(self._signing_key.sign(message).signature)
-
-    def __repr__(self) -> str:
-        # Never show the seed, even in a traceback.
-        return f"NoteSigner(name={self._name!r}, key_id={self._key_id.hex()!r})"
+        return self._ed25519(message)
 
 
 # --- notes -----------------------------------------------------------------------------------
