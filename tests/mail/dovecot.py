@@ -142,6 +142,11 @@ class Dovecot:
             raise RuntimeError(f"Dovecot did not start: {exc}; log: {server.log()}") from exc
         return server
 
+    def clear(self) -> None:
+        """Empty every mailbox (the server is shared by the session's tests)."""
+        for home in (self.root / "mail").iterdir():
+            shutil.rmtree(home, ignore_errors=True)
+
     def log(self) -> str:
         path = self.root / "dovecot.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else "(no log)"
