@@ -178,6 +178,8 @@ class Witnessing:
         self._failures: dict[str, int] = {}
         self._retry_at: dict[str, float] = {}
         self._wakeup = asyncio.Event()
+        # One pass at a time: two passes would race each other's 409s and waste requests.
+        self._pass_lock = asyncio.Lock()
         self._passed = asyncio.Condition()
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
@@ -220,15 +222,17 @@ class Witnessing:
 
     async def run_once(self) -> None:
         """Submit the latest checkpoint to every witness that has not cosigned it yet."""
-        latest = await self.store.latest_checkpoint()
-        if latest is not None:
-            now = self._monotonic()
-            due = [
-                w
-                for w in self.witnesses
-                if self._done.get(w.key, -1) < latest.size and self._retry_at.get(w.key, 0) <= now
-            ]
-            await asyncio.gather(*(self._submit_safely(w, latest) for w in due))
+        async with self._pass_lock:
+            latest = await self.store.latest_checkpoint()
+            if latest is not None:
+                now = self._monotonic()
+                due = [
+                    w
+                    for w in self.witnesses
+                    if self._done.get(w.key, -1) < latest.size
+                    and self._retry_at.get(w.key, 0) <= now
+                ]
+                await asyncio.gather(*(self._submit_safely(w, latest) for w in due))
         async with self._passed:
             self._passed.notify_all()
 
