@@ -134,16 +134,20 @@ class MonitorState:
             raise MonitorError(f"The monitor state at {path} cannot be read: {exc}") from exc
         if not isinstance(document, dict) or document.get("version") != STATE_VERSION:
             raise MonitorError(f"The monitor state at {path} is not version {STATE_VERSION}.")
+        if not all(isinstance(document.get(k), dict) for k in ("pins", "logs")):
+            raise MonitorError(f"The monitor state at {path} is damaged: no pins or logs.")
         return cls(path, document)
 
     def pinned_key(self, relay: str) -> str | None:
-        return self.document["pins"].get(relay)
+        pinned: str | None = self.document["pins"].get(relay)
+        return pinned
 
     def pin(self, relay: str, log_key: str) -> None:
         self.document["pins"][relay] = log_key
 
     def kept(self, log_key: str) -> dict[str, Any] | None:
-        return self.document["logs"].get(log_key, {}).get("latest")
+        latest: dict[str, Any] | None = self.document["logs"].get(log_key, {}).get("latest")
+        return latest
 
     def keep(self, log_key: str, note: str, relay: str, now: int) -> None:
         entry = self.document["logs"].setdefault(log_key, {})

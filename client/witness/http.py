@@ -18,7 +18,7 @@ from client.witness.core import AddCheckpointError, AddCheckpointRequest, Confli
 from client.witness.state import WitnessStateError
 
 WITNESS = web.AppKey("closedset.witness", Witness)
-CLOCK = web.AppKey("closedset.witness.clock", Callable[[], float])
+CLOCK: web.AppKey[Callable[[], float]] = web.AppKey("closedset.witness.clock")
 
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 # An old line, 63 proof lines and a note with up to 100 signatures fit well inside this.
