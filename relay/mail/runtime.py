@@ -85,7 +85,8 @@ async def mail_context(app: web.Application) -> AsyncIterator[None]:
     from relay.http.common import BACKEND, CLOCK
 
     config = app[CONFIG]
-    smtp = None if config.smtp_host is None else (config.smtp_host, config.smtp_port or 25)
+    port = 25 if config.smtp_port is None else config.smtp_port  # 0: any free port
+    smtp = None if config.smtp_host is None else (config.smtp_host, port)
     runtime = await start_mail(
         app[BACKEND], config.mail, config.limits, smtp=smtp, clock=app[CLOCK]
     )
