@@ -177,6 +177,24 @@ class RelayClient:
     ) -> VerifiedReceipt:
         return verify_receipt(receipt, logged, record_type, await self.log_verifier())
 
+    # --- the log's public reads (docs/log.md); callers verify what they get -----------------
+
+    async def checkpoint_note(self) -> str:
+        """The latest signed checkpoint, with any witness cosignatures the relay holds."""
+        return str(await self._request("GET", "/log/checkpoint", signed=False))
+
+    async def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        answer = await self._request(
+            "GET", f"/log/proof/inclusion?index={index}&size={size}", signed=False
+        )
+        return [b64u_decode(h, length=32, what="proof hash") for h in answer["hashes"]]
+
+    async def consistency_proof(self, first: int, second: int) -> list[bytes]:
+        answer = await self._request(
+            "GET", f"/log/proof/consistency?from={first}&to={second}", signed=False
+        )
+        return [b64u_decode(h, length=32, what="proof hash") for h in answer["hashes"]]
+
     # --- identities --------------------------------------------------------------------------
 
     async def register(self, history: KeyHistory) -> list[VerifiedReceipt]:

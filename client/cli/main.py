@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
+from typing import IO
 
 from client.cli import registry
 from client.cli.context import Context
@@ -25,6 +26,11 @@ _MODULES = (
     "client.cli.demo",
     "client.cli.witness",
     "client.cli.mail",
+    "client.cli.scene",
+    "client.cli.sheet",
+    "client.cli.rider",
+    "client.cli.actions",
+    "client.cli.overview",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -104,11 +110,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+def run(
+    argv: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    stdin: IO[str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> int:
+    """Run one command; the demo and tests pass their own streams, environment and clock
+    so several people can run commands in one process."""
     environ = os.environ if environ is None else environ
     parser = build_parser()
     args = parser.parse_args(argv)
     ctx = Context.from_args(args, environ)
+    ctx.stdin = stdin or ctx.stdin
+    ctx.stdout = stdout or ctx.stdout
+    ctx.stderr = stderr or ctx.stderr
+    ctx.clock = clock or ctx.clock
     try:
         return int(args.handler(ctx, args))
     except UsageError as exc:
