@@ -65,6 +65,7 @@ class SceneRef:
     thread: str  # base64url of the 16-byte thread id
     role: str
     invites: dict[str, str] = field(default_factory=dict)  # invite id -> secret (IC only)
+    seen: int = 0  # the thread sequence `closedset inbox` showed up to
 
     @property
     def thread_id(self) -> bytes:
