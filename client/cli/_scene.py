@@ -1,0 +1,93 @@
+"""What the scene commands share: the scene a SCENE argument names, a synced session on it,
+and turning a stalled relay into one sentence."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from client.cli.context import Context
+from client.errors import ClientError, UsageError
+from client.negotiate import SceneSession, scene_session
+from client.negotiation.brief import SceneBrief
+from client.negotiation.scene_state import SceneState
+from client.profile import Profile
+from client.scenes import SceneBook, SceneRef
+from keys.keystore import write_private_file
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T], relay: str = "the relay") -> T:
+    try:
+        return asyncio.run(coroutine)
+    except TimeoutError as exc:
+        raise ClientError(f"{relay} did not answer in time; nothing more was done.") from exc
+
+
+def scene_of(ctx: Context, alias: str) -> tuple[Profile, SceneRef]:
+    """The unlocked profile and the scene ``alias`` names in it."""
+    book = SceneBook(ctx.home)
+    scene = book.find(alias)
+    return ctx.unlocked_profile(), scene
+
+
+def in_scene(ctx: Context, alias: str, work: Callable[[SceneSession], Awaitable[T]]) -> T:
+    """Run ``work`` on a session whose thread was just synced from the relay."""
+    profile, scene = scene_of(ctx, alias)
+
+    async def go() -> T:
+        async with scene_session(profile, scene, ctx.clock) as session:
+            await session.sync()
+            return await work(session)
+
+    return run_async(go(), scene.relay)
+
+
+def brief_of(session: SceneSession) -> SceneBrief:
+    brief = session.brief()
+    if brief is None:
+        raise ClientError(
+            f"{session.scene.alias} has no scene brief you can open yet; "
+            + (
+                "send it with `closedset scene brief`."
+                if session.scene.role == "ic"
+                else "the IC sends it once every performer has joined."
+            )
+        )
+    return brief
+
+
+def ic_only(session: SceneSession, what: str) -> None:
+    if session.scene.role != "ic":
+        raise UsageError(f"Only the scene's IC can {what}; you are a performer in it.")
+
+
+def current_version(state: SceneState) -> Any:
+    if state.current is None:
+        raise ClientError("There is no rider yet; the IC proposes one after reading the sheets.")
+    return state.current
+
+
+def read_file(path: str, ctx: Context) -> str:
+    if path == "-":
+        return ctx.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}.") from exc
+
+
+def write_or_print(ctx: Context, text: str, out: str | None, what: str) -> None:
+    """Write a template to ``out`` (never over an existing file), or print it."""
+    if out is None:
+        ctx.emit({"template": text}, text)
+        return
+    path = Path(out)
+    if path.exists():
+        raise UsageError(f"{out} already exists; choose another --out or remove it first.")
+    # A filled-in sheet is private; keep it readable by its owner only.
+    write_private_file(path, text.encode("utf-8"))
+    ctx.emit({"out": out, "template": text}, f"Wrote {what} to {out}.")

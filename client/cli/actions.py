@@ -1,0 +1,217 @@
+"""``closedset withdraw|filmed|checkin|report``: consent taken back (always allowed, the IC is
+told at once), the IC's filmed mark, the aftercare check-in and a transgression report."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from client.cli._scene import brief_of, current_version, ic_only, in_scene
+from client.cli.context import Context
+from client.cli.registry import Command, add_command
+from client.negotiate import SceneSession
+from client.negotiation.statements import (
+    CHECK_IN_STATUSES,
+    CheckIn,
+    FilmedMark,
+    TransgressionReport,
+    Withdrawal,
+)
+from client.timefmt import parse_time, show_time
+from client.views.people import find_participant
+from client.views.thread import item_name
+
+
+def withdraw(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> Any:
+        brief_of(session)
+        current = session.state().current
+        statement = Withdrawal(
+            whole=not args.item,
+            items=tuple(args.item),
+            version=None if current is None else current.rider.version,
+            reason=args.reason,
+        )
+        return statement, await session.send(statement)
+
+    statement, posted = in_scene(ctx, args.scene, work)
+    what = "the whole rider" if statement.whole else ", ".join(map(item_name, statement.items))
+    ctx.emit(
+        {
+            "withdrawn": list(statement.items) or "whole",
+            "log_index": posted.receipt.index,
+            "told_ic": True,
+        },
+        f"Withdrawn: {what}.\nThe IC was told: your withdrawal is in the log at index "
+        f"{posted.receipt.index} (receipt verified), encrypted to the IC only; your scene "
+        "partners do not see it. Nobody needs to approve it.",
+    )
+    return 0
+
+
+def filmed(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> Any:
+        ic_only(session, "mark a scene filmed")
+        current = current_version(session.state())
+        mark = FilmedMark(current.rider.version, current.hash, tuple(args.acts), args.shots or "")
+        return mark, await session.send(mark)
+
+    mark, posted = in_scene(ctx, args.scene, work)
+    what = ", ".join(mark.acts) or "the whole scene"
+    ctx.emit(
+        {"version": mark.version, "acts": list(mark.acts), "log_index": posted.receipt.index},
+        f"Marked rider version {mark.version} filmed ({what}); log index "
+        f"{posted.receipt.index}. A later withdrawal is still recorded, marked after filming.\n"
+        "The aftercare check-in falls 24-48 hours from now.",
+    )
+    return 0
+
+
+def checkin(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> Any:
+        brief_of(session)
+        return await session.send(CheckIn(args.status, args.note or "", args.wants_contact))
+
+    posted = in_scene(ctx, args.scene, work)
+    ctx.emit(
+        {"status": args.status, "log_index": posted.receipt.index},
+        f"Sent your check-in ({args.status}) to the IC only (log index {posted.receipt.index}).",
+    )
+    return 0
+
+
+def report(ctx: Context, args: argparse.Namespace) -> int:
+    when = parse_time(args.when, "time of the incident") if args.when else ctx.now()
+
+    async def work(session: SceneSession) -> Any:
+        brief = brief_of(session)
+        involved = tuple(find_participant(brief, n).identity for n in args.involved)
+        statement = TransgressionReport(
+            kind=args.kind,
+            what=args.what,
+            when=when,
+            involved=involved,
+            others=args.others or "",
+            anonymous_to_production=args.anonymous,
+            send_to_production=args.to_production,
+        )
+        return await session.send(statement)
+
+    posted = in_scene(ctx, args.scene, work)
+    to = "the IC and the production contact" if args.to_production else "the IC only"
+    ctx.emit(
+        {
+            "log_index": posted.receipt.index,
+            "to_production": args.to_production,
+            "anonymous_to_production": args.anonymous,
+        },
+        f"Sent your {args.kind} report about {show_time(when)} to {to} (log index "
+        f"{posted.receipt.index})."
+        + (" The IC passes it on without your name." if args.anonymous else ""),
+    )
+    return 0
+
+
+def _scene_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
+
+
+def _withdraw_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument(
+        "--item",
+        action="append",
+        default=[],
+        help="act:ACT[:giving|:receiving], zone:ZONE, nudity:PART, use:USE, stills, "
+        "body-double, digital-double or digital-replica; repeat. None: the whole rider.",
+    )
+    p.add_argument("--reason", help="why, if you want to say (optional)")
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument(
+        "--kind",
+        required=True,
+        choices=("crossing", "violation"),
+        help="crossing: a boundary approached or misunderstood; violation: crossed",
+    )
+    p.add_argument("--what", required=True, help="what happened")
+    p.add_argument("--when", help="when, ISO 8601 (default: now)")
+    p.add_argument(
+        "--involved",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a scene participant involved; repeat",
+    )
+    p.add_argument("--others", help="anyone else involved, in words (crew, visitors)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument(
+        "--anonymous",
+        dest="anonymous",
+        action="store_true",
+        default=True,
+        help="stay anonymous to the production (the default)",
+    )
+    group.add_argument(
+        "--named", dest="anonymous", action="store_false", help="the production may know it was you"
+    )
+    p.add_argument(
+        "--to-production",
+        action="store_true",
+        help="also send it to the production contact (needs --named)",
+    )
+
+
+for _command in [
+    Command(
+        ("withdraw",),
+        withdraw,
+        "Withdraw consent to items or to the whole rider; always allowed, the IC is told.",
+        "closedset withdraw lighthouse --item act:kissing-neck:receiving --reason 'not today'",
+        _withdraw_args,
+    ),
+    Command(
+        ("filmed",),
+        filmed,
+        "IC: mark the current, agreed rider version filmed (listed acts, or the whole scene).",
+        "closedset filmed scene-12 --shots 'takes 1-4, wide and close'",
+        lambda p: (
+            _scene_arg(p),
+            p.add_argument(
+                "--acts",
+                nargs="+",
+                default=[],
+                metavar="ACT",
+                help="only these acts (default: the whole scene)",
+            ),
+            p.add_argument("--shots", help="which shots or takes"),
+        ),
+    ),
+    Command(
+        ("checkin",),
+        checkin,
+        "The aftercare check-in after the shoot, to the IC only.",
+        "closedset checkin lighthouse --status ok --note 'All good, thank you.'",
+        lambda p: (
+            _scene_arg(p),
+            p.add_argument(
+                "--status", required=True, choices=CHECK_IN_STATUSES, help="how you are"
+            ),
+            p.add_argument("--note", help="anything to add"),
+            p.add_argument(
+                "--wants-contact", action="store_true", help="you would like the IC to contact you"
+            ),
+        ),
+    ),
+    Command(
+        ("report",),
+        report,
+        "Report a crossing or a violation to the IC (and, if you choose, the production).",
+        "closedset report lighthouse --kind crossing --what 'Hand moved to my thigh in take 3' "
+        "--involved Ben",
+        _report_args,
+    ),
+]:
+    add_command(_command)

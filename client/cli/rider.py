@@ -1,0 +1,257 @@
+"""``closedset rider template|propose|show|diff|accept|counter``: the IC drafts the terms inside
+the overlap as numbered versions; each performer accepts the exact version (a signature over
+its hash) or counters. Any change is a new version and needs every acceptance again."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from client.cli._scene import (
+    brief_of,
+    current_version,
+    ic_only,
+    in_scene,
+    read_file,
+    write_or_print,
+)
+from client.cli.context import Context, table
+from client.cli.registry import Command, add_command
+from client.errors import ClientError, UsageError
+from client.negotiate import SceneSession
+from client.negotiation._strict import b64
+from client.negotiation.forms import amend_template, parse_rider, rider_template
+from client.negotiation.overlap import review_scene
+from client.negotiation.rider import Rider
+from client.negotiation.statements import Acceptance, Counter
+from client.views import papers
+from client.views.diff import diff
+from client.views.people import Names
+from client.views.status import visible_flags
+
+
+def _rider(session: SceneSession, version: int | None) -> tuple[Rider, Names, list[str]]:
+    """Rider ``version`` (default: the current one), names, and who accepted it."""
+    state = session.state()
+    current = current_version(state)
+    known = papers.versions_of(state)
+    wanted = current.rider.version if version is None else version
+    if wanted not in known:
+        raise ClientError(
+            f"Rider version {wanted} does not exist; the current one is {current.rider.version}."
+        )
+    names = Names(state.brief, session.me)
+    return known[wanted], names, names.many(sorted(state.accepted(wanted)))
+
+
+def render_rider(rider: Rider, names: Names, accepted: list[str]) -> str:
+    rows = papers.rider_rows(rider, names)
+    return "\n\n".join(
+        [
+            table(["act", "who", "zones", "max", "note"], rows["acts"])
+            if rows["acts"]
+            else "No acts.",
+            table(
+                ["performer", "nudity shown", "garments", "footage uses", "doubles"], rows["terms"]
+            ),
+            table(["term", "value"], rows["other"]),
+            f"Accepted by: {', '.join(accepted) or 'nobody yet'}.",
+        ]
+    )
+
+
+def template(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> str:
+        ic_only(session, "draft the rider")
+        brief = brief_of(session)
+        state = session.state()
+        if state.current is None:
+            return rider_template(review_scene(state, session.now()))
+        return amend_template(state.current.rider, brief)
+
+    write_or_print(ctx, in_scene(ctx, args.scene, work), args.out, "the rider draft")
+    return 0
+
+
+def propose(ctx: Context, args: argparse.Namespace) -> int:
+    text = read_file(args.file, ctx)
+
+    async def work(session: SceneSession) -> dict[str, Any]:
+        ic_only(session, "propose a rider")
+        brief = brief_of(session)
+        rider = parse_rider(text, brief, filename=args.file)
+        before = session.state().current
+        posted = await session.send(rider)
+        names = Names(brief, session.me)
+        changes = [] if before is None else diff(before.rider, rider, names)
+        state = session.state()
+        return {
+            "version": rider.version,
+            "hash": b64(rider.hash),
+            "log_index": posted.receipt.index,
+            "changes": [c.to_json() for c in changes],
+            "flags": visible_flags(state, session.me, "ic", session.now()),
+        }
+
+    data = in_scene(ctx, args.scene, work)
+    lines = [
+        f"Sent rider version {data['version']} to every participant "
+        f"(log index {data['log_index']}). Each performer must accept this exact version.",
+    ]
+    lines += [f"  {c['effect']}: {c['text']}" for c in data["changes"]]
+    lines += [f"[{f['severity']}] {f['message']}" for f in data["flags"]]
+    ctx.emit(data, "\n".join(lines))
+    return 0
+
+
+def show(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> tuple[Rider, Names, list[str]]:
+        return _rider(session, args.version)
+
+    rider, names, accepted = in_scene(ctx, args.scene, work)
+    ctx.emit(
+        rider.to_json() | {"hash": b64(rider.hash), "accepted_by": accepted},
+        lambda: f"Rider version {rider.version}\n\n" + render_rider(rider, names, accepted),
+    )
+    return 0
+
+
+def diff_command(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> tuple[int, int, list[Any]]:
+        new, names, _ = _rider(session, args.to)
+        start = args.from_ if args.from_ is not None else new.version - 1
+        if start < 1:
+            raise UsageError("There is only version 1; nothing to compare it with.")
+        old, _, _ = _rider(session, start)
+        return old.version, new.version, diff(old, new, names)
+
+    old, new, changes = in_scene(ctx, args.scene, work)
+    ctx.emit(
+        {"from": old, "to": new, "changes": [c.to_json() for c in changes]},
+        lambda: (
+            f"From version {old} to {new}:\n"
+            + (
+                table(["effect", "what", "change"], [[c.effect, c.what, c.text] for c in changes])
+                if changes
+                else "no differences."
+            )
+        ),
+    )
+    return 0
+
+
+def accept(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> tuple[Rider, Any]:
+        state = session.state()
+        current = current_version(state)
+        wanted = args.version or current.rider.version
+        rider = papers.versions_of(state).get(wanted, current.rider)
+        if wanted == current.rider.version and not args.yes:
+            _confirm(ctx, render_rider(rider, *_rider(session, wanted)[1:]), wanted)
+        # A superseded or unknown version is refused by the scene's rules, before sending.
+        return rider, await session.send(Acceptance(wanted, rider.hash))
+
+    rider, posted = in_scene(ctx, args.scene, work)
+    ctx.emit(
+        {"accepted": rider.version, "hash": b64(rider.hash), "log_index": posted.receipt.index},
+        f"You accepted rider version {rider.version} (log index {posted.receipt.index}); "
+        "everyone in the scene sees your signature. You may still withdraw at any time.",
+    )
+    return 0
+
+
+def _confirm(ctx: Context, shown: str, version: int) -> None:
+    if not (ctx.stdin.isatty() and sys.stdin.isatty()):
+        raise UsageError(
+            f"Read version {version} with `closedset rider show`, then accept it with --yes."
+        )
+    ctx.stderr.write(shown + f"\n\nAccept rider version {version} as shown? [y/N] ")
+    ctx.stderr.flush()
+    if ctx.stdin.readline().strip().lower() not in {"y", "yes"}:
+        raise UsageError("Not accepted; nothing was sent.")
+
+
+def counter(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> tuple[int, Any]:
+        state = session.state()
+        current = current_version(state)
+        wanted = args.version or current.rider.version
+        rider = papers.versions_of(state).get(wanted, current.rider)
+        return wanted, await session.send(Counter(wanted, rider.hash, args.comment))
+
+    version, posted = in_scene(ctx, args.scene, work)
+    ctx.emit(
+        {"version": version, "log_index": posted.receipt.index},
+        f"Sent your comments on version {version} to the IC only "
+        f"(log index {posted.receipt.index}); your scene partners do not see them.",
+    )
+    return 0
+
+
+def _scene_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
+
+
+def _version_arg(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("--version", type=int, help="a rider version (default: the current one)")
+
+
+for _command in [
+    Command(
+        ("rider", "template"),
+        template,
+        "IC: write the next rider version to edit: v1 from the overlap, else the current one.",
+        "closedset rider template scene-12 --out rider.toml",
+        lambda p: (_scene_arg(p), p.add_argument("--out", help="write to FILE (new file)")),
+    ),
+    Command(
+        ("rider", "propose"),
+        propose,
+        "IC: check a rider file and send it to every participant as the next version.",
+        "closedset rider propose scene-12 rider.toml",
+        lambda p: (_scene_arg(p), p.add_argument("file", help="the rider file, or -")),
+    ),
+    Command(
+        ("rider", "show"),
+        show,
+        "Show a rider version and who accepted it.",
+        "closedset rider show lighthouse --version 2",
+        _version_arg,
+    ),
+    Command(
+        ("rider", "diff"),
+        diff_command,
+        "What changed between two rider versions; widening changes are marked.",
+        "closedset rider diff lighthouse --from 1 --to 2",
+        lambda p: (
+            _scene_arg(p),
+            p.add_argument("--from", dest="from_", type=int, help="default: to - 1"),
+            p.add_argument("--to", type=int, help="default: the current version"),
+        ),
+    ),
+    Command(
+        ("rider", "accept"),
+        accept,
+        "Performer: accept the current rider version, after reading it (or --yes).",
+        "closedset rider accept lighthouse --yes",
+        lambda p: (
+            _version_arg(p),
+            p.add_argument(
+                "--yes", action="store_true", help="you have read this version; do not ask"
+            ),
+        ),
+    ),
+    Command(
+        ("rider", "counter"),
+        counter,
+        "Performer: answer a rider version with comments instead of accepting (IC only).",
+        "closedset rider counter lighthouse --comment 'Embrace at intensity 3 at most.'",
+        lambda p: (
+            _version_arg(p),
+            p.add_argument("--comment", required=True, help="what you want changed"),
+        ),
+    ),
+]:
+    add_command(_command)
