@@ -1,0 +1,169 @@
+"""The demo, second half: rider v1 from the overlap, a counter, v2, a refused stale acceptance,
+agreement, a withdrawal the IC is told of, v3 without the withdrawn item, filming, the
+check-in, and a privacy check of everything each performer's own profile can decrypt."""
+
+from __future__ import annotations
+
+from client.demo.act_one import BEN_PRIVATE
+from client.demo.cast import Person, add_act, drop_act, edit_act, fill
+from client.demo.scenario import LIGHTHOUSE, SCENE, Cast, StepFn
+from client.exposure import readable
+from client.negotiation import vocabulary as vocab
+from client.negotiation.brief import SceneRequests
+from client.negotiation.sheet import BoundarySheet
+from client.negotiation.statements import CheckIn, Counter, Withdrawal
+
+NECK = "kissing-neck"
+
+
+def _propose(c: Cast, version: int, edit: object) -> dict[str, object]:
+    path = c.workdir / f"rider-v{version}.toml"
+    c.ic.cli("rider", "template", SCENE, "--out", str(path))
+    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    sent = c.ic.cli("rider", "propose", SCENE, str(path))
+    assert sent["version"] == version, sent
+    return dict(sent)
+
+
+def rider_v1(c: Cast) -> str:
+    description = "A first kiss at the lighthouse window, framed from the shoulders up."
+    _propose(c, 1, lambda text: fill(text, {"description": description}))
+    shown = c.ana.cli("rider", "show", LIGHTHOUSE)
+    ids = {a["act"] for a in shown["acts"]}
+    assert "open-mouth-kissing" not in ids, "a conflict made it into the rider"
+    acts = sorted(vocab.load().acts[a].name for a in ids)
+    return (
+        f"Drafted from the overlap: only what both agreed in each direction: {', '.join(acts)}.\n"
+        "Sent to everyone; Ana and Ben each read it with `closedset rider show`."
+    )
+
+
+def counter(c: Cast) -> str:
+    c.ben.cli(
+        "rider",
+        "counter",
+        LIGHTHOUSE,
+        "--comment",
+        "Please cap the embrace at intensity 3; my left shoulder is sore.",
+    )
+    return "Encrypted to Ines only: Ana never sees Ben's counter."
+
+
+def rider_v2(c: Cast) -> str:
+    def edit(text: str) -> str:
+        text = edit_act(text, "embrace-clothed", intensity=3)
+        # Ana answered "ask first" to a kiss on her neck; Ines asked her, and she agreed.
+        return add_act(text, NECK, "ben-okafor", "ana-ruiz", ["neck"])
+
+    _propose(c, 2, edit)
+    changes = c.ic.cli("rider", "diff", SCENE)["changes"]
+    effects = {ch["effect"] for ch in changes}
+    assert {"widens", "narrows"} <= effects, changes
+    return "\n".join(f"{ch['effect']}: {ch['text']}" for ch in changes)
+
+
+def stale_accept(c: Cast) -> str:
+    error = c.ana.refused("rider", "accept", LIGHTHOUSE, "--version", "1", "--yes")
+    assert "superseded" in error, error
+    return f"Refused before anything was sent: {error}"
+
+
+def _status(p: Person, alias: str) -> dict[str, object]:
+    return dict(p.cli("scene", "status", alias))
+
+
+def agree(c: Cast, version: int) -> str:
+    for p in (c.ana, c.ben):
+        p.cli("rider", "accept", LIGHTHOUSE, "--yes")
+    status = _status(c.ic, SCENE)
+    assert status["phase"] == "agreed", status["phase"]
+    late = [f for f in status["flags"] if f["code"] == "late-agreement"]  # type: ignore[union-attr]
+    return f"Both signed the hash of version {version}: the scene is agreed" + (
+        " (late)." if late else ", more than 48 hours before call time."
+    )
+
+
+def withdraw(c: Cast) -> str:
+    sent = c.ana.cli(
+        "withdraw",
+        LIGHTHOUSE,
+        "--item",
+        f"act:{NECK}:receiving",
+        "--reason",
+        "I would rather not have the neck kiss after all.",
+    )
+    told = c.ic.cli("inbox")["new"]
+    assert any(i["kind"] == "withdrawal" for i in told), told
+    assert _status(c.ic, SCENE)["phase"] == "withdrawn"
+    ben = _status(c.ben, LIGHTHOUSE)
+    assert ben["phase"] == "agreed" and not ben["withdrawals"], ben
+    return (
+        f"Logged at index {sent['log_index']} and encrypted to Ines only; her inbox shows it.\n"
+        "Nobody approves a withdrawal. Ben's view is unchanged: he is not told what Ana took back."
+    )
+
+
+def filmed_refused(c: Cast) -> str:
+    error = c.ic.refused("filmed", SCENE)
+    assert "withdrawal" in error, error
+    return f"Refused: {error}"
+
+
+def rider_v3(c: Cast) -> str:
+    _propose(c, 3, lambda text: drop_act(text, NECK))
+    return agree(c, 3)
+
+
+def filmed(c: Cast) -> str:
+    c.ic.cli("filmed", SCENE, "--shots", "takes 1-6, wide and close-up")
+    assert _status(c.ana, LIGHTHOUSE)["phase"] == "filmed"
+    return "Version 3 is marked filmed; a later withdrawal would still be recorded, marked so."
+
+
+def check_in(c: Cast) -> str:
+    c.ben.cli("checkin", LIGHTHOUSE, "--status", "ok", "--note", "Shoulder fine. Thank you.")
+    told = c.ic.cli("inbox")["new"]
+    assert any(i["kind"] == "check-in" for i in told), told
+    return "Ben checks in; only Ines reads it."
+
+
+def privacy(c: Cast) -> str:
+    lines = []
+    refused_by = {c.ben.name: (b"open-mouth-kissing", b"hand-on-thigh-skin"), c.ana.name: ()}
+    for p in (c.ana, c.ben):
+        opened_rows = p.cli("thread", LIGHTHOUSE)  # fetches everything the relay has first
+        profile = p.profile()
+        me = profile.identity_key
+        held, opened = readable(profile)
+        others = [r for r in opened if r.sender != me]
+        private = (BoundarySheet, SceneRequests, Counter, Withdrawal, CheckIn)
+        leaked = [type(r.statement).__name__ for r in others if isinstance(r.statement, private)]
+        assert not leaked, f"{p.name} can read {leaked}"
+        assert not any(isinstance(r.statement, SceneRequests) for r in opened)
+        for r in others:
+            assert BEN_PRIVATE.encode() not in r.plaintext
+            for act in refused_by[p.name]:
+                assert act not in r.plaintext, f"{p.name} was shown {act.decode()}"
+        assert len(opened_rows) == len(opened), "`closedset thread` lists what the profile opens"
+        lines.append(
+            f"{p.name}'s profile holds all {held} envelopes of the thread and opens "
+            f"{len(opened)}:\n  {len(opened) - len(others)} written by them, and the shared "
+            "brief, riders, acceptances and filmed mark.\n  No partner's sheet, counter, "
+            "withdrawal or check-in, and no director's request."
+        )
+    return "\n".join(lines)
+
+
+STEPS: list[tuple[str, StepFn]] = [
+    ("Ines drafts rider version 1 inside the overlap and sends it", rider_v1),
+    ("Ben counters version 1", counter),
+    ("Ines sends version 2; `rider diff` marks what widens and what narrows", rider_v2),
+    ("Ana tries to accept the superseded version 1", stale_accept),
+    ("Ana and Ben accept version 2", lambda c: agree(c, 2)),
+    ("Ana withdraws the neck kiss; Ines is told at once", withdraw),
+    ("Ines cannot mark a rider with an open withdrawal filmed", filmed_refused),
+    ("Ines answers with version 3 without it; both accept again", rider_v3),
+    ("The scene is shot; Ines marks it filmed", filmed),
+    ("Ben's aftercare check-in", check_in),
+    ("Privacy: everything each performer's own profile can decrypt", privacy),
+]
