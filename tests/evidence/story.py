@@ -66,57 +66,57 @@ async def tell_story(target: DbTarget, tmp: Path, clock: Any) -> Story:
     )
     call = now + 10 * DAY
     draft = Draft("The Lighthouse", "42A", "31-33", call, call - 20 * DAY, call + 20 * DAY)
-    async with running_relay(target, tmp, clock) as api:
-        async with (
-            relay_client(ines, api.base, clock) as r_ines,
-            relay_client(ana, api.base, clock) as r_ana,
-            relay_client(ben, api.base, clock) as r_ben,
-        ):
-            scene = await create_scene(ines, r_ines, SceneBook(ines.home), "scene-42a", draft)
-            joined = {}
-            for who, relay in ((ana, r_ana), (ben, r_ben)):
-                invite = await create_invite(ines, r_ines, scene, ttl=3600, now=now)
-                joined[who.history.name], _ = await join_scene(
-                    who, relay, SceneBook(who.home), invite, "lighthouse"
-                )
-            i = SceneSession(ines, scene, r_ines, clock)
-            a = SceneSession(ana, joined["Ana Ruiz"], r_ana, clock)
-            b = SceneSession(ben, joined["Ben Okafor"], r_ben, clock)
-            await i.send_brief(draft_of(ines, scene))
-            await a.send(sheet(yes=["closed-mouth-kissing-lips"]))
-            await b.send(sheet(yes=["closed-mouth-kissing-lips"], notes="no tongue, ever"))
-            A, B = ana.identity_key, ben.identity_key
-            first = rider(acts=[("closed-mouth-kissing-lips", A, B)], performers=(A, B), call=call)
+    async with (
+        running_relay(target, tmp, clock) as api,
+        relay_client(ines, api.base, clock) as r_ines,
+        relay_client(ana, api.base, clock) as r_ana,
+        relay_client(ben, api.base, clock) as r_ben,
+    ):
+        scene = await create_scene(ines, r_ines, SceneBook(ines.home), "scene-42a", draft)
+        joined = {}
+        for who, relay in ((ana, r_ana), (ben, r_ben)):
+            invite = await create_invite(ines, r_ines, scene, ttl=3600, now=now)
+            joined[who.history.name], _ = await join_scene(
+                who, relay, SceneBook(who.home), invite, "lighthouse"
+            )
+        i = SceneSession(ines, scene, r_ines, clock)
+        a = SceneSession(ana, joined["Ana Ruiz"], r_ana, clock)
+        b = SceneSession(ben, joined["Ben Okafor"], r_ben, clock)
+        await i.send_brief(draft_of(ines, scene))
+        await a.send(sheet(yes=["closed-mouth-kissing-lips"]))
+        await b.send(sheet(yes=["closed-mouth-kissing-lips"], notes="no tongue, ever"))
+        A, B = ana.identity_key, ben.identity_key
+        first = rider(acts=[("closed-mouth-kissing-lips", A, B)], performers=(A, B), call=call)
+        clock.advance(HOUR)
+        await i.send(first)
+        for s in (a, b):
             clock.advance(HOUR)
-            await i.send(first)
-            for s in (a, b):
-                clock.advance(HOUR)
-                await s.send(Acceptance(first.version, first.hash))
-            second = rider(
-                2, first, acts=[("closed-mouth-kissing-lips", A, B)], intensity=3,
-                performers=(A, B), call=call,
-            )  # fmt: skip
-            clock.advance(DAY)
-            await i.send(second)
-            for s in (a, b):
-                clock.advance(HOUR)
-                await s.send(Acceptance(second.version, second.hash))
-            clock.advance(10 * DAY)
-            await i.send(FilmedMark(2, second.hash))
-            clock.advance(DAY)
-            await b.send(Withdrawal(whole=True, reason="I no longer consent to any use"))
+            await s.send(Acceptance(first.version, first.hash))
+        second = rider(
+            2, first, acts=[("closed-mouth-kissing-lips", A, B)], intensity=3,
+            performers=(A, B), call=call,
+        )  # fmt: skip
+        clock.advance(DAY)
+        await i.send(second)
+        for s in (a, b):
+            clock.advance(HOUR)
+            await s.send(Acceptance(second.version, second.hash))
+        clock.advance(10 * DAY)
+        await i.send(FilmedMark(2, second.hash))
+        clock.advance(DAY)
+        await b.send(Withdrawal(whole=True, reason="I no longer consent to any use"))
 
-            other = await create_scene(ines, r_ines, SceneBook(ines.home), "scene-7", draft)
-            invite = await create_invite(ines, r_ines, other, ttl=3600, now=int(clock()))
-            joined_other, _ = await join_scene(ana, r_ana, SceneBook(ana.home), invite, "seven")
-            await SceneSession(ines, other, r_ines, clock).send_brief(draft_of(ines, other))
-            a7 = SceneSession(ana, joined_other, r_ana, clock)
-            await a7.sync()
-            other_brief = a7.opened()[0]
+        other = await create_scene(ines, r_ines, SceneBook(ines.home), "scene-7", draft)
+        invite = await create_invite(ines, r_ines, other, ttl=3600, now=int(clock()))
+        joined_other, _ = await join_scene(ana, r_ana, SceneBook(ana.home), invite, "seven")
+        await SceneSession(ines, other, r_ines, clock).send_brief(draft_of(ines, other))
+        a7 = SceneSession(ana, joined_other, r_ana, clock)
+        await a7.sync()
+        other_brief = a7.opened()[0]
 
-            clock.advance(60)
-            bens, _ = await export_bundle(b, Selection(), now=int(clock()))
-            anas, _ = await export_bundle(a, Selection(), now=int(clock()))
+        clock.advance(60)
+        bens, _ = await export_bundle(b, Selection(), now=int(clock()))
+        anas, _ = await export_bundle(a, Selection(), now=int(clock()))
     engine = target.make_engine()
     try:
         store = LogStore(engine)
