@@ -31,6 +31,7 @@ _MODULES = (
     "client.cli.rider",
     "client.cli.actions",
     "client.cli.overview",
+    "client.cli.evidence",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
