@@ -9,6 +9,8 @@ import asyncio
 import json
 from pathlib import Path
 
+# The demo's counsel step rides on this module: loading the command loads the step.
+import client.demo.counsel  # noqa: F401
 from client.cli.context import Context
 from client.cli.registry import Command, add_command
 from client.errors import UsageError
