@@ -220,5 +220,7 @@ async def swaks_send(port: int, rcpt: str, data: bytes, tmp_path: Path) -> Outco
         if match.group(1).startswith(("4", "5")):
             return Outcome(stage, int(match.group(1)), match.group(2))
     # No refusal: the reply to the end of DATA is the one before QUIT's 221.
-    decisive = [m for m in replies if m.group(1) != "221"][-1]
-    return Outcome(stage, int(decisive.group(1)), decisive.group(2))
+    decisive = [m for m in replies if m.group(1) != "221"]
+    assert decisive, f"swaks exited {process.returncode} without a reply:\n{output.decode()}"
+    decisive_line = decisive[-1]
+    return Outcome(stage, int(decisive_line.group(1)), decisive_line.group(2))
