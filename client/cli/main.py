@@ -7,6 +7,7 @@ Every failure a person can cause or fix ends as one sentence on stderr and exit 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import traceback
@@ -49,7 +50,9 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
+@functools.cache
 def _load_commands() -> list[registry.Command]:
+    # Once per process: scanning entry points is slow, and registering twice would duplicate.
     import importlib
 
     for name in _MODULES:
@@ -111,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    # The demo runs dozens of commands in one process; build the parser once (parsing does
+    # not change it).
+    return build_parser()
+
+
 def run(
     argv: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -123,8 +133,7 @@ def run(
     """Run one command; the demo and tests pass their own streams, environment and clock
     so several people can run commands in one process."""
     environ = os.environ if environ is None else environ
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     ctx = Context.from_args(args, environ)
     ctx.stdin = stdin or ctx.stdin
     ctx.stdout = stdout or ctx.stdout
