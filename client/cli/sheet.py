@@ -94,7 +94,9 @@ def review(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def render_review(result: Any, names: Names, everything: bool) -> str:
-    counts = {o: len(result.rows(o)) for o in ("agreed", "ask-first", "discuss", "conflict")}
+    rows = papers.review_rows(result, names, everything=everything)
+    shown = [r[0] for r in rows]
+    counts = {o: shown.count(o) for o in ("agreed", "ask-first", "discuss", "conflict")}
     missing = [names(p) for p in result.missing_sheets]
     out = [
         f"Overlap for scene {result.brief.scene} {result.brief.title!r} (you alone see this)",
@@ -103,7 +105,7 @@ def render_review(result: Any, names: Names, everything: bool) -> str:
         "",
         table(
             ["outcome", "act", "who", "giver said", "receiver said", "zones", "max", "asked"],
-            papers.review_rows(result, names, everything=everything),
+            rows,
         ),
     ]
     if not everything:
