@@ -12,7 +12,7 @@ from client.cli.context import Context
 from client.errors import ClientError, UsageError
 from client.negotiate import SceneSession, scene_session
 from client.negotiation.brief import SceneBrief
-from client.negotiation.scene_state import SceneState
+from client.negotiation.scene_state import Version
 from client.profile import Profile
 from client.scenes import SceneBook, SceneRef
 from keys.keystore import write_private_file
@@ -48,16 +48,14 @@ def in_scene(ctx: Context, alias: str, work: Callable[[SceneSession], Awaitable[
 
 def brief_of(session: SceneSession) -> SceneBrief:
     brief = session.brief()
-    if brief is None:
-        raise ClientError(
-            f"{session.scene.alias} has no scene brief you can open yet; "
-            + (
-                "send it with `closedset scene brief`."
-                if session.scene.role == "ic"
-                else "the IC sends it once every performer has joined."
-            )
-        )
-    return brief
+    if brief is not None:
+        return brief
+    if session.scene.role == "ic":
+        raise ClientError(f"{session.scene.alias} has no brief yet; send it with `scene brief`.")
+    if session.cache.items:
+        # The thread has envelopes but no brief opens: it was not encrypted to this person.
+        raise ClientError("You are not named in this scene's brief; ask the IC to add you to it.")
+    raise ClientError("There is no scene brief yet; the IC sends it once every performer joined.")
 
 
 def ic_only(session: SceneSession, what: str) -> None:
@@ -65,10 +63,13 @@ def ic_only(session: SceneSession, what: str) -> None:
         raise UsageError(f"Only the scene's IC can {what}; you are a performer in it.")
 
 
-def current_version(state: SceneState) -> Any:
-    if state.current is None:
+def current_version(session: SceneSession) -> Version:
+    """The scene's current rider version, or one sentence saying why there is none."""
+    brief_of(session)
+    current = session.state().current
+    if current is None:
         raise ClientError("There is no rider yet; the IC proposes one after reading the sheets.")
-    return state.current
+    return current
 
 
 def read_file(path: str, ctx: Context) -> str:

@@ -52,7 +52,7 @@ def withdraw(ctx: Context, args: argparse.Namespace) -> int:
 def filmed(ctx: Context, args: argparse.Namespace) -> int:
     async def work(session: SceneSession) -> Any:
         ic_only(session, "mark a scene filmed")
-        current = current_version(session.state())
+        current = current_version(session)
         mark = FilmedMark(current.rider.version, current.hash, tuple(args.acts), args.shots or "")
         return mark, await session.send(mark)
 

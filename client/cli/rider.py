@@ -34,7 +34,7 @@ from client.views.status import visible_flags
 def _rider(session: SceneSession, version: int | None) -> tuple[Rider, Names, list[str]]:
     """Rider ``version`` (default: the current one), names, and who accepted it."""
     state = session.state()
-    current = current_version(state)
+    current = current_version(session)
     known = papers.versions_of(state)
     wanted = current.rider.version if version is None else version
     if wanted not in known:
@@ -144,7 +144,7 @@ def diff_command(ctx: Context, args: argparse.Namespace) -> int:
 def accept(ctx: Context, args: argparse.Namespace) -> int:
     async def work(session: SceneSession) -> tuple[Rider, Any]:
         state = session.state()
-        current = current_version(state)
+        current = current_version(session)
         wanted = args.version or current.rider.version
         rider = papers.versions_of(state).get(wanted, current.rider)
         if wanted == current.rider.version and not args.yes:
@@ -175,7 +175,7 @@ def _confirm(ctx: Context, shown: str, version: int) -> None:
 def counter(ctx: Context, args: argparse.Namespace) -> int:
     async def work(session: SceneSession) -> tuple[int, Any]:
         state = session.state()
-        current = current_version(state)
+        current = current_version(session)
         wanted = args.version or current.rider.version
         rider = papers.versions_of(state).get(wanted, current.rider)
         return wanted, await session.send(Counter(wanted, rider.hash, args.comment))
