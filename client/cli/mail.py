@@ -192,4 +192,3 @@ for _command in [
     ),
 ]:
     add_command(_command)
-
