@@ -86,6 +86,10 @@ def _params(created: int, nonce: bytes, keyid: str) -> str:
     )
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+"""Control characters other than the line feed that joins the lines (and DEL): never signed."""
+
+
 def signature_base(method: str, target: str, digest: str, params: str) -> bytes:
     """The RFC 9421 signature base: one line per component, then ``@signature-params``."""
     path, query = _split_target(target)
@@ -97,7 +101,7 @@ def signature_base(method: str, target: str, digest: str, params: str) -> bytes:
         f'"@signature-params": {params}',
     ]
     text = "\n".join(lines)
-    if any((ord(ch) < 0x20 and ch != "\n") or ord(ch) > 0x7E for ch in text):
+    if not text.isascii() or _CONTROL_RE.search(text) is not None:
         raise MalformedSignatureError("A signed request component holds a non-ASCII character.")
     return text.encode("ascii")
 
