@@ -16,6 +16,7 @@ from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from relay.db.log_models import LogCheckpoint, LogEntry, LogNode
+from relay.log.sqlite_reads import read_nodes, sqlite_path
 from relay.log.tree import (
     Frontier,
     NodeKey,
@@ -60,6 +61,7 @@ class LogStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._sqlite_file = sqlite_path(engine)
         # A lower bound of the committed tree size. The log never shrinks and committed rows
         # never change, so a request within it needs no size query.
         self._known_size = 0
@@ -113,10 +115,8 @@ class LogStore:
         """RFC 6962 PATH(index, D[0:size]), from the leaf's sibling up to the root's child."""
         if not 0 <= index < size:
             raise LogRangeError(f"Leaf index {index} is not inside a tree of size {size}.")
-        async with self.engine.connect() as conn:
-            await self._require_size(conn, size)
-            ranges = inclusion_ranges(index, size)
-            nodes = await _read_nodes(conn, keys_for_ranges(ranges))
+        ranges = inclusion_ranges(index, size)
+        nodes = await self._nodes_at(size, keys_for_ranges(ranges))
         return compose_ranges(ranges, nodes.__getitem__)
 
     async def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
@@ -126,18 +126,33 @@ class LogStore:
                 f"There is no consistency proof from size {size1} to size {size2}; "
                 "the first size must be at least 1 and at most the second."
             )
-        async with self.engine.connect() as conn:
-            await self._require_size(conn, size2)
-            ranges = consistency_ranges(size1, size2)
-            nodes = await _read_nodes(conn, keys_for_ranges(ranges))
+        ranges = consistency_ranges(size1, size2)
+        nodes = await self._nodes_at(size2, keys_for_ranges(ranges))
         return compose_ranges(ranges, nodes.__getitem__)
 
     async def root_at(self, size: int) -> bytes:
         """The root of the tree of ``size`` leaves, for any size up to the current one."""
-        async with self.engine.connect() as conn:
-            await self._require_size(conn, size)
-            nodes = await _read_nodes(conn, frontier_keys(size))
-        return Frontier(size, [(k[0], k[1], nodes[k]) for k in frontier_keys(size)]).root()
+        keys = frontier_keys(size)
+        nodes = await self._nodes_at(size, keys)
+        return Frontier(size, [(k[0], k[1], nodes[k]) for k in keys]).root()
+
+    async def _nodes_at(self, size: int, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        """Stored nodes, once a checkpoint of at least ``size`` is known to be committed."""
+        wanted = set(keys)
+        if self._sqlite_file is None:
+            async with self.engine.connect() as conn:
+                await self._require_size(conn, size)
+                return await _read_nodes(conn, wanted)
+        need = 0 if size <= self._known_size else size
+        found, committed = await read_nodes(self._sqlite_file, wanted, need_size=need)
+        if need:
+            self.note_size(committed)
+            if size > committed:
+                raise LogRangeError(
+                    f"The tree size {size} is larger than the log's current size {committed}."
+                )
+        _require_all(wanted, found)
+        return found
 
     async def hash_tile(self, level: int, index: int, width: int) -> bytes | None:
         """C2SP tlog-tiles hash tile ``level``/``index`` of ``width`` hashes, or None if absent.
@@ -275,13 +290,17 @@ async def _read_nodes(conn: AsyncConnection, keys: Iterable[NodeKey]) -> dict[No
         params[f"i{n}"] = idx
     rows = await conn.execute(_nodes_query(len(wanted)), params)
     found = {(int(level), int(idx)): h for level, idx, h in rows}
-    if len(found) != len(wanted):
-        missing = next(k for k in wanted if k not in found)
-        raise LogCorruptionError(
-            f"The subtree hash at level {missing[0]}, index {missing[1]} is missing from the "
-            "log's storage."
-        )
+    _require_all(wanted, found)
     return found
+
+
+def _require_all(wanted: Iterable[NodeKey], found: dict[NodeKey, bytes]) -> None:
+    missing = sorted(k for k in wanted if k not in found)
+    if missing:
+        raise LogCorruptionError(
+            f"The subtree hash at level {missing[0][0]}, index {missing[0][1]} is missing from "
+            "the log's storage."
+        )
 
 
 @functools.cache
