@@ -5,11 +5,20 @@ committed, new submissions pool for the next one. A round's entries, the subtree
 complete, the callers' own rows and the new signed checkpoint commit together, and only then
 are the submitters answered. Memory holds the right-edge frontier only (O(log n) hashes).
 
+Callers add their own rows to the round's transaction in one of two ways: a per-submission
+``extra`` callback (rare paths, such as identity records), or a *round writer* registered for a
+record type (:meth:`Sequencer.add_round_writer`), which receives all of the round's
+submissions of that type at once, with the opaque ``row`` each submitter passed, so that it
+can check and write them in a constant number of statements per round (the hot path).
+
 Failure rules:
 
-- a caller's ``extra`` (or a record-type hook run for it, :meth:`Sequencer.add_hook`) raises:
-  the round is rolled back, that submitter alone gets its exception, and the round is retried
-  at once without it (its entry never existed);
+- a caller's ``extra`` (or a record-type hook run for it, :meth:`Sequencer.add_hook`) raises,
+  or a round writer raises :class:`Withdraw` naming some of its items: the round is rolled
+  back, those submitters alone get their exceptions, and the round is retried at once without
+  them (their entries never existed). Withdrawn submitters are answered once the retried round
+  has ended, so that one withdrawn because another submission of the same round carries the
+  same content finds that one committed;
 - anything else fails (the database, the commit): every submitter of the round gets the
   exception, nothing of the round is visible, and the frontier is reloaded from the database
   (if another process appended meanwhile, the round is retried once on top of its work).
@@ -21,7 +30,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -57,6 +66,36 @@ RecordHook = Callable[[AsyncSession, LogPosition, bytes], Awaitable[None]]
 caller's ``extra``, in the same transaction: a transactional outbox, such as queued mail."""
 
 
+@dataclass(eq=False, slots=True)
+class RoundItem:
+    """One submission as a round writer sees it; withdraw it by naming it in :class:`Withdraw`."""
+
+    position: LogPosition
+    logged: bytes
+    """The submitted bytes (the log keeps only their hash)."""
+    row: object
+    """What the submitter passed as ``row`` to :meth:`Sequencer.submit` (None if nothing)."""
+    received_ms: int
+
+
+RoundWriter = Callable[[AsyncSession, list[RoundItem]], Awaitable[None]]
+"""Adds the rows of every submission of one record type in a round (in log order), inside the
+round's transaction; raises :class:`Withdraw` to take some of them out of the round."""
+
+
+class Withdraw(Exception):
+    """Raised by a round writer: these items leave the round, each submitter gets its error.
+
+    The round is rolled back and retried at once without them, writers included.
+    """
+
+    def __init__(self, errors: Mapping[RoundItem, BaseException]) -> None:
+        if not errors:
+            raise ValueError("Withdraw names at least one item.")
+        super().__init__(f"{len(errors)} submission(s) withdrawn from the round")
+        self.errors = dict(errors)
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """Proof that a submission is durably in the log, under a signed checkpoint."""
@@ -79,14 +118,13 @@ class SequencerClosedError(RuntimeError):
     """The sequencer is shutting down (or stopped) and accepts no new submissions."""
 
 
-class _ExtraFailedError(Exception):
-    def __init__(self, pending: _Pending, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.pending = pending
-        self.error = error
+class _WithdrawnError(Exception):
+    def __init__(self, errors: dict[_Pending, BaseException]) -> None:
+        super().__init__(f"{len(errors)} submission(s) withdrawn")
+        self.errors = errors
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class _Pending:
     entry: bytes
     leaf_hash: bytes
@@ -94,6 +132,8 @@ class _Pending:
     future: asyncio.Future[Receipt]
     record_type: RecordType
     logged: bytes
+    row: object
+    received_ms: int
 
 
 @dataclass(slots=True)
@@ -136,6 +176,7 @@ class Sequencer:
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._hooks: dict[RecordType, list[RecordHook]] = {}
+        self._writers: dict[RecordType, list[RoundWriter]] = {}
 
     @classmethod
     async def start(cls, store: LogStore, signer: NoteSigner, **options: object) -> Sequencer:
@@ -161,6 +202,11 @@ class Sequencer:
         """Run ``hook`` inside the round's transaction for every later ``record_type`` entry."""
         self._hooks.setdefault(record_type, []).append(hook)
 
+    def add_round_writer(self, record_type: RecordType, writer: RoundWriter) -> None:
+        """Run ``writer`` inside every round's transaction with all of its ``record_type``
+        submissions (after their ``extra`` and hooks; writers in the order they were added)."""
+        self._writers.setdefault(record_type, []).append(writer)
+
     async def submit(
         self,
         record_type: RecordType,
@@ -168,12 +214,14 @@ class Sequencer:
         *,
         received_ms: int | None = None,
         extra: ExtraRows | None = None,
+        row: object = None,
     ) -> Receipt:
         """Log ``logged_bytes`` (only their SHA-256 is kept) and wait until it is durable.
 
         ``received_ms`` is the relay's receipt time (default: now). ``extra`` runs inside the
         round's transaction with the entry's position, to add the caller's own rows; it must
         execute its statements (``session.add`` alone is flushed right after it returns).
+        ``row`` is handed, untouched, to the round writers of ``record_type``.
         """
         if self._closing or self._task is None:
             raise SequencerClosedError("The log sequencer is shut down and accepts no submissions.")
@@ -181,7 +229,7 @@ class Sequencer:
         entry = entry_for(record_type, logged_bytes, when)
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         self._pending.append(
-            _Pending(entry, hash_leaf(entry), extra, future, record_type, logged_bytes)
+            _Pending(entry, hash_leaf(entry), extra, future, record_type, logged_bytes, row, when)
         )
         self._wakeup.set()
         return await future
@@ -220,14 +268,25 @@ class Sequencer:
                     raise
 
     async def _sequence(self, batch: list[_Pending]) -> None:
+        withdrawn: dict[_Pending, BaseException] = {}
+        try:
+            await self._sequence_without(batch, withdrawn)
+        finally:
+            for pending, error in withdrawn.items():
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+
+    async def _sequence_without(
+        self, batch: list[_Pending], withdrawn: dict[_Pending, BaseException]
+    ) -> None:
         raced_once = False
         while batch:
             round_ = self._plan(batch)
             try:
                 await self._write(round_)
-            except _ExtraFailedError as failed:
-                _fail([failed.pending], failed.error)
-                batch = [p for p in batch if p is not failed.pending]
+            except _WithdrawnError as failed:
+                withdrawn.update(failed.errors)
+                batch = [p for p in batch if p not in failed.errors]
                 continue
             except Exception as exc:
                 outcome = await self._after_failure(round_, exc)
@@ -275,9 +334,34 @@ class Sequencer:
                         await hook(session, position, pending.logged)
                         await session.flush()
                 except Exception as exc:
-                    raise _ExtraFailedError(pending, exc) from exc
+                    raise _WithdrawnError({pending: exc}) from exc
+            await self._run_writers(session, round_)
             await self.store.insert_nodes(session, round_.new_nodes)
             await self.store.insert_checkpoint(session, round_.checkpoint)
+
+    async def _run_writers(self, session: AsyncSession, round_: _Round) -> None:
+        if not self._writers:
+            return
+        first = round_.old_frontier.size
+        by_type: dict[RecordType, list[tuple[RoundItem, _Pending]]] = {}
+        for offset, pending in enumerate(round_.batch):
+            if pending.record_type in self._writers:
+                position = LogPosition(first + offset, pending.leaf_hash, pending.entry)
+                item = RoundItem(position, pending.logged, pending.row, pending.received_ms)
+                by_type.setdefault(pending.record_type, []).append((item, pending))
+        for record_type, pairs in by_type.items():
+            items = [item for item, _ in pairs]
+            for writer in self._writers[record_type]:
+                try:
+                    await writer(session, items)
+                except Withdraw as withdraw:
+                    owner = {id(item): pending for item, pending in pairs}
+                    errors = {owner[id(i)]: e for i, e in withdraw.errors.items() if id(i) in owner}
+                    if not errors:
+                        raise RuntimeError(
+                            "A round writer withdrew items not its own."
+                        ) from withdraw
+                    raise _WithdrawnError(errors) from withdraw
 
     async def _after_failure(self, round_: _Round, error: Exception) -> str:
         """Find out what a failed round left behind: "committed", "raced" or "failed"."""

@@ -15,7 +15,14 @@ from keys.note import NoteSigner
 from keys.tlogproof import TlogProof, verify_tlog_proof_of_entry
 from relay.db.log_models import LogCheckpoint, LogEntry
 from relay.log.entry import RecordType, decode_entry
-from relay.log.sequencer import ExtraRows, LogPosition, Sequencer, SequencerClosedError
+from relay.log.sequencer import (
+    ExtraRows,
+    LogPosition,
+    RoundItem,
+    Sequencer,
+    SequencerClosedError,
+    Withdraw,
+)
 from relay.log.store import LogCorruptionError, LogStore
 
 
@@ -140,6 +147,51 @@ async def test_a_failing_extra_withdraws_only_its_own_submission(
     assert rows == {r.index: tag for r, tag in zip(accepted, "abde", strict=True)}
     for receipt, tag in zip(accepted, "abde", strict=True):
         assert await store.entry(receipt.index) == receipt.entry
+        assert decode_entry(receipt.entry).digest == hashlib.sha256(tag.encode()).digest()
+    assert await _count(store, LogEntry) == 4
+
+
+async def test_a_round_writer_gets_the_whole_round_and_can_withdraw_some_of_it(
+    store: LogStore, log_signer: NoteSigner
+) -> None:
+    async with store.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE caller_rows (idx BIGINT PRIMARY KEY, tag TEXT)"))
+    sequencer = await Sequencer.start(store, log_signer)
+    calls: list[list[str]] = []
+
+    async def writer(session: AsyncSession, items: list[RoundItem]) -> None:
+        calls.append([str(item.row) for item in items])
+        assert [i.position.index for i in items] == sorted(i.position.index for i in items)
+        # One statement for the whole round, then the refusals.
+        await session.execute(
+            text("INSERT INTO caller_rows (idx, tag) VALUES (:i, :t)"),
+            [{"i": item.position.index, "t": str(item.row)} for item in items],
+        )
+        refused = {item: ValueError(f"{item.row} is refused") for item in items if item.row in "bd"}
+        if refused:
+            raise Withdraw(refused)
+
+    sequencer.add_round_writer(RecordType.ENVELOPE, writer)
+    # Another record type never reaches this writer.
+    other = asyncio.ensure_future(sequencer.submit(RecordType.IDENTITY_RECORD, b"id", row="x"))
+    results = await asyncio.gather(
+        *(sequencer.submit(RecordType.ENVELOPE, tag.encode(), row=tag) for tag in "abcde"),
+        return_exceptions=True,
+    )
+    await other
+    await sequencer.close()
+    for tag, result in zip("abcde", results, strict=True):
+        if tag in "bd":
+            assert isinstance(result, ValueError) and str(result) == f"{tag} is refused"
+        else:
+            assert not isinstance(result, BaseException)
+    assert all("x" not in call for call in calls)
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    async with store.engine.connect() as conn:
+        rows = dict((await conn.execute(text("SELECT idx, tag FROM caller_rows"))).all())
+    # The withdrawn left no row and no entry; the others sit at their entries' indices.
+    assert rows == {r.index: tag for r, tag in zip(accepted, "ace", strict=True)}
+    for receipt, tag in zip(accepted, "ace", strict=True):
         assert decode_entry(receipt.entry).digest == hashlib.sha256(tag.encode()).digest()
     assert await _count(store, LogEntry) == 4
 
