@@ -2,13 +2,19 @@
 
 SQLite connections get the pragmas that make a committed transaction durable; PostgreSQL
 is durable on commit by default (``synchronous_commit = on``), and we do not change that.
+
+Pools are fixed-size by default (no overflow): an overflow connection is closed when it is
+returned, so a burst of requests would open and close connections (on SQLite each a thread
+and four pragmas) over and over. :func:`sequencer_engine` makes a sibling engine with one
+connection of its own for the log sequencer, so that its rounds never queue behind requests.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import URL, Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -16,6 +22,13 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 # Milliseconds a SQLite writer waits for another writer's lock before failing with
 # "database is locked"; several relay processes may share one file.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+DEFAULT_POOL_SIZE = 8
+"""Connections for request handlers (the envelope hot path needs none in the common case)."""
+
+_MADE_WITH: weakref.WeakKeyDictionary[Engine, tuple[URL, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -42,15 +55,37 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     if backend == "postgresql":
         # Drop connections the server closed while idle instead of failing a round on them.
         options.setdefault("pool_pre_ping", True)
+    if "poolclass" not in options and "pool" not in options and not _in_memory(parsed):
+        options.setdefault("pool_size", DEFAULT_POOL_SIZE)
+        options.setdefault("max_overflow", 0)
     engine = _create_async_engine(parsed, **options)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+    _MADE_WITH[engine.sync_engine] = (parsed, dict(options))
     return engine
+
+
+def sequencer_engine(engine: AsyncEngine) -> AsyncEngine | None:
+    """An engine on the same database with the same options and a single connection, for the
+    log sequencer alone; None if ``engine`` was not made by :func:`create_engine`."""
+    made = _MADE_WITH.get(engine.sync_engine)
+    if made is None or _in_memory(made[0]):
+        return None
+    url, options = made
+    options = {k: v for k, v in options.items() if k not in ("poolclass", "pool")}
+    return create_engine(
+        url.render_as_string(hide_password=False),
+        **{**options, "pool_size": 1, "max_overflow": 0},
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded attributes after commit (nothing is lazily reloaded)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _in_memory(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
