@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keys.note import NoteSigner
 from relay.config import RelayConfig
-from relay.db.engine import create_engine, session_factory
+from relay.db.engine import create_engine, sequencer_engine, session_factory
 from relay.http import envelopes, identities, stream, threads
 from relay.http.auth import auth_middleware, public
 from relay.http.common import BACKEND, CLOCK
@@ -24,6 +24,7 @@ from relay.http.errors import problem_middleware
 from relay.http.limits import address_limit_middleware, identity_limit_middleware
 from relay.http.openapi import openapi_document
 from relay.keyfile import load_or_create_log_key
+from relay.log.entry import RecordType
 from relay.log.http import LOG_STORE, add_log_routes
 from relay.log.sequencer import Sequencer
 from relay.log.store import LogStore
@@ -31,6 +32,8 @@ from relay.mail.runtime import mail_context
 from relay.migrations import migrate
 from relay.pubsub import Hub
 from relay.service import Backend
+from relay.service import envelopes as envelope_service
+from relay.service.admission import AdmissionCache
 from relay.witnessing import add_witnessing
 
 CONFIG = web.AppKey("closedset.config", RelayConfig)
@@ -85,16 +88,30 @@ def create_app(
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     config, signer, store = app[CONFIG], app[LOG_SIGNER], app[LOG_STORE]
     engine = store.engine
+    # The sequencer's rounds get a connection of their own: they never wait behind requests.
+    rounds_engine = sequencer_engine(engine)
     try:
         await migrate(engine)
         clock = app[CLOCK]
-        sequencer = await Sequencer.start(store, signer, clock=lambda: int(clock() * 1000))
-        app[BACKEND] = Backend(session_factory(engine), store, sequencer, config.limits, Hub())
+        sequencer = await Sequencer.start(
+            store,
+            signer,
+            clock=lambda: int(clock() * 1000),
+            sessions=None if rounds_engine is None else session_factory(rounds_engine),
+        )
+        # Envelope rows are checked and written once per round, inside its transaction.
+        sequencer.add_round_writer(RecordType.ENVELOPE, envelope_service.write_round)
+        sessions = session_factory(engine)
+        app[BACKEND] = Backend(
+            sessions, store, sequencer, config.limits, Hub(), AdmissionCache(sessions)
+        )
         try:
             yield
         finally:
             await sequencer.close()
     finally:
+        if rounds_engine is not None:
+            await rounds_engine.dispose()
         await engine.dispose()
 
 

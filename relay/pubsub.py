@@ -67,6 +67,11 @@ class Hub:
             if not subscribers:
                 del self._subscribers[subscription.identity_key]
 
+    def listening(self, readers: Iterable[bytes]) -> bool:
+        """Whether any of ``readers`` has a stream open (else a message need not be built)."""
+        subscribers = self._subscribers
+        return bool(subscribers) and any(reader in subscribers for reader in readers)
+
     def publish(self, readers: Iterable[bytes], message: dict[str, Any]) -> None:
         for reader in readers:
             for subscription in self._subscribers.get(reader, ()):

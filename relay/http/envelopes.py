@@ -7,12 +7,10 @@ envelope as a JSON value (its canonical bytes are RFC 8785 of that value).
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from aiohttp import web
 
 from keys.checkpoint import parse_decimal
-from keys.encoding import b64u_encode
 from keys.errors import EncodingError
 from relay.errors import InvalidRequestError
 from relay.http.auth import caller
@@ -32,25 +30,12 @@ def _query_int(request: web.Request, name: str, default: int) -> int:
         raise InvalidRequestError(str(exc)) from exc
 
 
-def push_message(posted: envelopes.Posted) -> dict[str, Any]:
-    """What a member's stream receives for a new envelope (docs/api.md, "Stream")."""
-    return {
-        "type": "envelope",
-        "thread": b64u_encode(posted.envelope.context.thread),
-        "hash": posted.hash.hex(),
-        "sequence": posted.sequence,
-        "index": posted.receipt.index,
-        "envelope": posted.envelope.to_json(),
-    }
-
-
 async def post_envelope(request: web.Request) -> web.Response:
     thread_id = thread_param(request)
+    # The service pushes a new envelope to the members' streams itself.
     posted = await envelopes.post(
         backend(request), caller(request), thread_id, await request.read(), now_ms(request)
     )
-    if posted.created:
-        backend(request).hub.publish(posted.readers, push_message(posted))
     return web.json_response(
         {"hash": posted.hash.hex(), "sequence": posted.sequence, **receipt_json(posted.receipt)},
         status=201 if posted.created else 200,

@@ -12,7 +12,6 @@ from keys.envelope import Envelope
 from keys.errors import ArmorError, EncodingError, LimitError
 from keys.mailparts import find_envelopes
 from relay.errors import TooLargeError
-from relay.http.envelopes import push_message
 from relay.http.limits import TokenBuckets
 from relay.mail.errors import (
     DamagedEnvelopeError,
@@ -62,8 +61,5 @@ async def receive(
         wait = identity_limit.take(envelope.context.sender, now)
         if wait is not None:
             raise RateLimitedError(wait, "sender")
-    posted = await post(backend, envelope.context.sender, thread_id, body, int(now * 1000))
-    if posted.created:
-        # Members online over WebSocket hear of mailed envelopes exactly as of posted ones.
-        backend.hub.publish(posted.readers, push_message(posted))
-    return posted
+    # ``post`` also pushes it to members online over WebSocket, exactly as a posted one.
+    return await post(backend, envelope.context.sender, thread_id, body, int(now * 1000))

@@ -1,9 +1,11 @@
 """The mail outbox: queue an envelope's mail inside its log round; claim, settle and list it.
 
-:meth:`Outbox.queue` is a sequencer record hook (``Sequencer.add_hook``): it runs in the same
-transaction as the envelope row, so every committed envelope, however it arrived (HTTP or
-SMTP), has its mail queued, and a refused one has none. The egress worker claims due rows
-with a lease, so two relay processes never send the same row at the same time.
+:meth:`Outbox.queue_round` is a sequencer round writer (``Sequencer.add_round_writer``),
+registered after the envelopes' own: it runs in the same transaction as the envelope rows, so
+every committed envelope, however it arrived (HTTP or SMTP), has its mail queued, and a
+refused one (withdrawn from its round, which is then retried without it) has none. The egress
+worker claims due rows with a lease, so two relay processes never send the same row at the
+same time.
 """
 
 from __future__ import annotations
@@ -12,20 +14,52 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from keys.envelope import Envelope
 from keys.identity import decode_history
-from keys.logentry import decode_entry
 from relay.db.api_models import Identity, Member, StoredEnvelope
 from relay.db.mail_models import FAILED, QUEUED, SENT, OutgoingMail
-from relay.log.sequencer import LogPosition
+from relay.log.sequencer import RoundItem
+from relay.service.admission import EnvelopeRow
 
 MESSAGE_ID_DOMAIN = b"closedset/mail/message-id/v1\x00"
 MAX_REFERENCES = 10  # a long References header helps no mail client and grows every message
 _EMAIL_CACHE = 10_000
+
+_identities = cast(Table, Identity.__table__)
+_members = cast(Table, Member.__table__)
+_mail = cast(Table, OutgoingMail.__table__)
+
+_CURRENT_RECIPIENTS = (
+    select(
+        _members.c.thread_id,
+        _identities.c.identity_key,
+        _identities.c.history,
+        _identities.c.record_count,
+    )
+    .join_from(_members, _identities, _identities.c.identity_key == _members.c.identity_key)
+    .where(
+        _members.c.thread_id.in_(bindparam("threads", expanding=True)),
+        _members.c.identity_key.in_(bindparam("people", expanding=True)),
+        _members.c.removed_at.is_(None),
+    )
+)
+_latest_ids = (
+    select(func.max(_mail.c.id))
+    .where(
+        _mail.c.thread_id.in_(bindparam("threads", expanding=True)),
+        _mail.c.recipient.in_(bindparam("people", expanding=True)),
+    )
+    .group_by(_mail.c.thread_id, _mail.c.recipient)
+)
+_LATEST_MESSAGES = select(
+    _mail.c.thread_id, _mail.c.recipient, _mail.c.message_id, _mail.c.reference_ids
+).where(_mail.c.id.in_(_latest_ids.scalar_subquery()))
+_INSERT_MAIL = insert(_mail)
 
 
 def message_id(envelope_hash: bytes, recipient: bytes, domain: str) -> str:
@@ -60,60 +94,70 @@ class Outbox:
 
     # --- inside the envelope's round -------------------------------------------------------
 
-    async def queue(self, session: AsyncSession, position: LogPosition, body: bytes) -> None:
-        """Queue the envelope for every recipient member with an address, except its sender."""
-        context = Envelope.from_bytes(body).context
-        digest = hashlib.sha256(body).digest()
-        created = decode_entry(position.entry).received_ms
-        wanted = context.recipient_identities - {context.sender}
-        if not wanted:
+    async def queue_round(self, session: AsyncSession, items: list[RoundItem]) -> None:
+        """Queue the round's envelopes for every recipient member with an address, except
+        each envelope's sender: two queries and one insert per round, whatever its size."""
+        work: list[tuple[bytes, bytes, int, list[bytes]]] = []
+        for item in items:
+            row = item.row
+            if isinstance(row, EnvelopeRow):
+                context, digest = row.envelope.context, row.digest
+            else:
+                context = Envelope.from_bytes(item.logged).context
+                digest = hashlib.sha256(item.logged).digest()
+            wanted = context.recipient_identities - {context.sender}
+            if wanted:
+                work.append((context.thread, digest, item.received_ms, sorted(wanted)))
+        if not work:
             return
-        rows = (
-            await session.execute(
-                select(Identity.identity_key, Identity.history, Identity.record_count)
-                .join(Member, Member.identity_key == Identity.identity_key)
-                .where(
-                    Member.thread_id == context.thread,
-                    Member.removed_at.is_(None),
-                    Member.identity_key.in_(sorted(wanted)),
-                )
-                .order_by(Identity.identity_key)
-            )
-        ).all()
-        for identity_key, history, record_count in rows:
+        threads = sorted({thread for thread, _, _, _ in work})
+        people = sorted({key for _, _, _, keys in work for key in keys})
+        addresses: dict[tuple[bytes, bytes], str] = {}
+        result = await session.execute(_CURRENT_RECIPIENTS, {"threads": threads, "people": people})
+        for thread, identity_key, history, record_count in result:
             address = self._email(identity_key, history, record_count)
-            if address is None:
-                continue
-            previous = (
-                await session.execute(
-                    select(OutgoingMail.message_id, OutgoingMail.reference_ids)
-                    .where(
-                        OutgoingMail.thread_id == context.thread,
-                        OutgoingMail.recipient == identity_key,
-                    )
-                    .order_by(OutgoingMail.id.desc())
-                    .limit(1)
-                )
-            ).first()
-            references = None
-            if previous is not None:
-                chain = [*(previous.reference_ids or "").split(), previous.message_id]
-                references = " ".join(chain[-MAX_REFERENCES:])
-            await session.execute(
-                insert(OutgoingMail).values(
-                    envelope_hash=digest,
-                    thread_id=context.thread,
-                    recipient=identity_key,
-                    address=address,
-                    message_id=message_id(digest, identity_key, self.domain),
-                    in_reply_to=None if previous is None else previous.message_id,
-                    reference_ids=references,
-                    created_ms=created,
-                    status=QUEUED,
-                    attempts=0,
-                    next_attempt_ms=created,
-                )
+            if address is not None:
+                addresses[(thread, identity_key)] = address
+        if not addresses:
+            return
+        # The latest message of each (thread, recipient): the next one replies to it.
+        chains: dict[tuple[bytes, bytes], tuple[str, str | None]] = {
+            (thread, recipient): (mid, refs)
+            for thread, recipient, mid, refs in await session.execute(
+                _LATEST_MESSAGES,
+                {"threads": threads, "people": sorted({k for _, k in addresses})},
             )
+        }
+        rows: list[dict[str, object]] = []
+        for thread, digest, created, keys in work:
+            for identity_key in keys:
+                address = addresses.get((thread, identity_key))
+                if address is None:
+                    continue
+                previous = chains.get((thread, identity_key))
+                references = None
+                if previous is not None:
+                    chain = [*(previous[1] or "").split(), previous[0]]
+                    references = " ".join(chain[-MAX_REFERENCES:])
+                mid = message_id(digest, identity_key, self.domain)
+                rows.append(
+                    {
+                        "envelope_hash": digest,
+                        "thread_id": thread,
+                        "recipient": identity_key,
+                        "address": address,
+                        "message_id": mid,
+                        "in_reply_to": None if previous is None else previous[0],
+                        "reference_ids": references,
+                        "created_ms": created,
+                        "status": QUEUED,
+                        "attempts": 0,
+                        "next_attempt_ms": created,
+                    }
+                )
+                chains[(thread, identity_key)] = (mid, references)
+        if rows:
+            await session.execute(_INSERT_MAIL, rows)
 
     def _email(self, identity_key: bytes, history: bytes, record_count: int) -> str | None:
         # Decoding a history verifies every signature in it; do that once per version.

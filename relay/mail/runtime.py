@@ -1,4 +1,4 @@
-"""Starting and stopping the relay's mail side with the relay: the outbox hook on the
+"""Starting and stopping the relay's mail side with the relay: the outbox round writer on the
 sequencer, the egress worker, and the SMTP listener when ``smtp`` (HOST:PORT) is set.
 
 :func:`mail_context` is an aiohttp cleanup context that ``relay.app.create_app`` appends
@@ -66,7 +66,7 @@ async def start_mail(
     outbox = worker = None
     if mail.egress_enabled:
         outbox = Outbox(backend.sessions, mail.domain)
-        backend.sequencer.add_hook(RecordType.ENVELOPE, outbox.queue)
+        backend.sequencer.add_round_writer(RecordType.ENVELOPE, outbox.queue_round)
         worker = EgressWorker(outbox, mail, Smarthost(mail), clock=clock)
         worker.start()
     runtime = MailRuntime(outbox, worker, None)

@@ -1,4 +1,5 @@
-"""What every use case works with: sessions, the log store and sequencer, limits, the hub."""
+"""What every use case works with: sessions, the log store and sequencer, limits, the hub,
+and the admission cache."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from relay.config import Limits
 from relay.log.sequencer import Sequencer
 from relay.log.store import LogStore
 from relay.pubsub import Hub
+from relay.service.admission import AdmissionCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,3 +21,4 @@ class Backend:
     sequencer: Sequencer
     limits: Limits
     hub: Hub
+    admission: AdmissionCache

@@ -1,31 +1,52 @@
 """Accept, page and prove envelopes.
 
 Admission (``post``): everything that needs no storage first (``relay.threads.parse_envelope``),
-then the thread's members, the duplicate check, the previous hash; then the sequencer. The
-envelope row goes in through ``extra``, inside the round's transaction, which also takes the
-next per-thread sequence number from the thread row and re-checks that the sender is still a
-member there (a removal racing with the post is decided by that row lock). Envelope row, log
-entry and checkpoint commit together; the caller answers only after that commit.
+then the same rules against this process's admission cache (``relay.service.admission``: no
+query in the common case), then the sequencer with the envelope as the submission's ``row``.
+
+The envelope round writer (:func:`write_round`, registered with
+``Sequencer.add_round_writer``) is the authority: inside the round's transaction, after the
+log entries (which on SQLite take the write lock) it takes the next sequence numbers from each
+thread row (``UPDATE ... RETURNING``, which on PostgreSQL also locks the row a removal locks),
+then reads the round's threads' members and the stored envelopes among the round's hashes and
+previous hashes, and decides every rule a race could change again: the sender is a current
+member (a removal racing with the post is decided by that row lock), every recipient is a
+current member's current device, no duplicate, a known previous envelope of the same thread
+(or an earlier envelope of the same thread in the same round), null previous only for the
+first. Refused submissions are withdrawn from the round; the rest are inserted in one
+statement. Envelope rows, log entries and checkpoint commit together; the caller answers only
+after that commit.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from keys.encoding import b64u_encode
 from keys.envelope import Envelope
-from relay.db.api_models import Member, StoredEnvelope, Thread
-from relay.errors import NotAMemberError, NotFoundError, UnknownPreviousError
+from relay.db.api_models import Identity, Member, StoredEnvelope, Thread
+from relay.directory import split_devices
+from relay.errors import ConflictError, NotFoundError, RelayError, UnknownPreviousError
 from relay.log.entry import RecordType
-from relay.log.sequencer import LogPosition, Receipt
+from relay.log.sequencer import Receipt, RoundItem, Withdraw
+from relay.service.admission import EnvelopeRow, ThreadView
 from relay.service.backend import Backend
 from relay.service.receipts import receipts_at_latest
 from relay.service.threads import load_members, load_thread
-from relay.threads import check_envelope, parse_envelope, readable_until, require_member
+from relay.threads import (
+    MemberState,
+    check_envelope,
+    parse_envelope,
+    readable_until,
+    require_member,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,111 +77,203 @@ class Page:
     """The cursor for the next page (a sequence number), None at the end."""
 
 
-@dataclass(slots=True)
-class _Sequenced:
-    sequence: int = 0
-    readers: frozenset[bytes] = field(default_factory=frozenset)
-
-
-async def post(
-    backend: Backend, caller: bytes, thread_id: bytes, body: bytes, now_ms: int
-) -> Posted:
-    """Admit ``body`` (envelope canonical bytes) into the thread and log it."""
-    envelope = parse_envelope(body, backend.limits.max_recipients)
-    digest = hashlib.sha256(body).digest()
-    async with backend.sessions() as session:
-        thread = await load_thread(session, thread_id)
-        check_envelope(
-            envelope,
-            caller=caller,
-            thread_id=thread_id,
-            members=await load_members(session, thread_id),
-        )
-        existing = await _stored(session, digest)
-        if existing is None:
-            await _check_prev(session, thread, envelope.context.prev)
-    if existing is not None:
-        return await _already_stored(backend, envelope, existing)
-
-    sequenced = _Sequenced()
-    prev = envelope.context.prev
-
-    async def extra(session: AsyncSession, where: LogPosition) -> None:
-        sequence = (
-            await session.execute(
-                update(Thread)
-                .where(Thread.thread_id == thread_id)
-                .values(envelope_count=Thread.envelope_count + 1)
-                .returning(Thread.envelope_count)
-            )
-        ).scalar_one()
-        readers = frozenset(
-            (
-                await session.execute(
-                    select(Member.identity_key).where(
-                        Member.thread_id == thread_id, Member.removed_at.is_(None)
-                    )
-                )
-            ).scalars()
-        )
-        if caller not in readers:
-            raise NotAMemberError("You were removed from this thread.")
-        if prev is None and sequence != 1:
-            raise UnknownPreviousError(_FIRST_ONLY)
-        await session.execute(
-            insert(StoredEnvelope).values(
-                hash=digest,
-                thread_id=thread_id,
-                sequence=sequence,
-                sender=caller,
-                prev=prev,
-                body=body,
-                log_index=where.index,
-                received_ms=now_ms,
-            )
-        )
-        sequenced.sequence, sequenced.readers = sequence, readers
-
-    try:
-        receipt = await backend.sequencer.submit(
-            RecordType.ENVELOPE, body, received_ms=now_ms, extra=extra
-        )
-    except IntegrityError:
-        # The same envelope, posted twice at once: the other request stored it.
-        async with backend.sessions() as session:
-            existing = await _stored(session, digest)
-        if existing is None:
-            raise
-        return await _already_stored(backend, envelope, existing)
-    return Posted(envelope, digest, sequenced.sequence, receipt, True, sequenced.readers)
+class _DuplicateError(Exception):
+    """Withdrawn from its round: the same envelope is stored (or is being, in that round)."""
 
 
 _FIRST_ONLY = (
     "This thread already has envelopes, so a new one must name the previous envelope it saw."
 )
+_UNKNOWN_PREV = (
+    "The envelope's previous hash names no envelope of this thread; "
+    "fetch the thread and seal again."
+)
 
 
-async def _check_prev(session: AsyncSession, thread: Thread, prev: bytes | None) -> None:
+def push_message(posted: Posted) -> dict[str, Any]:
+    """What a member's stream receives for a new envelope (docs/api.md, "Stream")."""
+    return {
+        "type": "envelope",
+        "thread": b64u_encode(posted.envelope.context.thread),
+        "hash": posted.hash.hex(),
+        "sequence": posted.sequence,
+        "index": posted.receipt.index,
+        # The canonical bytes are RFC 8785 of the envelope's JSON value: parse, not re-encode.
+        "envelope": json.loads(posted.envelope.to_bytes()),
+    }
+
+
+async def post(
+    backend: Backend, caller: bytes, thread_id: bytes, body: bytes, now_ms: int
+) -> Posted:
+    """Admit ``body`` (envelope canonical bytes) into the thread, log it, push it to the
+    members' streams (however it arrived, HTTP or mail) and return its receipt."""
+    posted = await _post(backend, caller, thread_id, body, now_ms)
+    if posted.created and backend.hub.listening(posted.readers):
+        backend.hub.publish(posted.readers, push_message(posted))
+    return posted
+
+
+async def _post(
+    backend: Backend, caller: bytes, thread_id: bytes, body: bytes, now_ms: int
+) -> Posted:
+    envelope = parse_envelope(body, backend.limits.max_recipients)
+    digest = hashlib.sha256(body).digest()
+    admission = backend.admission
+    view, fresh = await admission.thread(thread_id)
+    try:
+        check_envelope(envelope, caller=caller, thread_id=thread_id, members=view.members)
+    except RelayError:
+        if fresh:
+            raise
+        # Refuse only on what the database says: another process may have changed it.
+        view = await admission.reload(thread_id)
+        check_envelope(envelope, caller=caller, thread_id=thread_id, members=view.members)
+    if admission.thread_of(digest) == thread_id:
+        existing = await _stored(backend, digest)
+        if existing is not None:
+            return await _already_stored(backend, envelope, existing)
+    if not await _prev_plausible(backend, view, envelope.context.prev):
+        # A resubmission is answered with its receipt even if the thread moved on since.
+        existing = await _stored(backend, digest)
+        if existing is not None:
+            return await _already_stored(backend, envelope, existing)
+        raise UnknownPreviousError(_UNKNOWN_PREV if envelope.context.prev else _FIRST_ONLY)
+
+    row = EnvelopeRow(envelope, digest, caller, thread_id, body, now_ms)
+    try:
+        receipt = await backend.sequencer.submit(
+            RecordType.ENVELOPE, body, received_ms=now_ms, row=row
+        )
+    except (_DuplicateError, IntegrityError):
+        # The same envelope is stored already, or was posted twice at once and the other
+        # request stored it (its round has ended by now).
+        existing = await _stored(backend, digest)
+        if existing is None:
+            raise ConflictError(
+                "The same envelope was being stored by another request that failed; send it again."
+            ) from None
+        return await _already_stored(backend, envelope, existing)
+    admission.posted(thread_id, digest, row.sequence)
+    return Posted(envelope, digest, row.sequence, receipt, True, row.readers)
+
+
+async def _prev_plausible(backend: Backend, view: ThreadView, prev: bytes | None) -> bool:
+    """The previous-hash rule against the cache (the round decides it again)."""
     if prev is None:
-        if thread.envelope_count:
-            raise UnknownPreviousError(_FIRST_ONLY)
+        return view.count == 0  # the count only grows: a non-zero one is never stale
+    return await backend.admission.in_thread(prev, view.thread_id)
+
+
+# --- the round writer: the authority, inside the round's transaction ----------------------------
+
+_threads = cast(Table, Thread.__table__)
+_members = cast(Table, Member.__table__)
+_identities = cast(Table, Identity.__table__)
+_envelopes = cast(Table, StoredEnvelope.__table__)
+
+_TAKE_SEQUENCES = (
+    update(_threads)
+    .where(_threads.c.thread_id == bindparam("t_id"))
+    .values(envelope_count=_threads.c.envelope_count + bindparam("n"))
+    .returning(_threads.c.envelope_count)
+)
+_ROUND_MEMBERS = (
+    select(
+        _members.c.thread_id,
+        _members.c.identity_key,
+        _members.c.removed_after,
+        _identities.c.role,
+        _identities.c.devices,
+    )
+    .join_from(_members, _identities, _identities.c.identity_key == _members.c.identity_key)
+    .where(_members.c.thread_id.in_(bindparam("threads", expanding=True)))
+)
+_KNOWN_HASHES = select(_envelopes.c.hash, _envelopes.c.thread_id).where(
+    _envelopes.c.hash.in_(bindparam("hashes", expanding=True))
+)
+_INSERT_ENVELOPES = insert(_envelopes)
+
+
+async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
+    """Check and store the round's envelopes (see the module docstring); withdraw the refused."""
+    mine = [(item, item.row) for item in items if isinstance(item.row, EnvelopeRow)]
+    if not mine:
         return
-    known = (
-        await session.execute(
-            select(StoredEnvelope.hash).where(
-                StoredEnvelope.hash == prev, StoredEnvelope.thread_id == thread.thread_id
+    per_thread: dict[bytes, int] = {}
+    for _, row in mine:
+        per_thread[row.thread_id] = per_thread.get(row.thread_id, 0) + 1
+    # Sorted: two processes' rounds lock shared thread rows in the same order (no deadlock).
+    before: dict[bytes, int] = {}
+    for thread_id in sorted(per_thread):
+        count = (
+            await session.execute(_TAKE_SEQUENCES, {"t_id": thread_id, "n": per_thread[thread_id]})
+        ).scalar()
+        if count is not None:
+            before[thread_id] = int(count) - per_thread[thread_id]
+    members: dict[bytes, dict[bytes, MemberState]] = {t: {} for t in before}
+    if before:
+        result = await session.execute(_ROUND_MEMBERS, {"threads": list(before)})
+        for thread_id, key, removed_after, role, devices in result:
+            members[thread_id][key] = MemberState(key, role, split_devices(devices), removed_after)
+    wanted = {row.digest for _, row in mine}
+    wanted.update(row.envelope.context.prev for _, row in mine if row.envelope.context.prev)
+    known = dict((await session.execute(_KNOWN_HASHES, {"hashes": sorted(wanted)})).all())
+
+    readers = {t: frozenset(k for k, m in ms.items() if m.current) for t, ms in members.items()}
+    taken = dict(before)
+    in_round: dict[bytes, bytes] = {}
+    errors: dict[RoundItem, BaseException] = {}
+    values: list[dict[str, Any]] = []
+    for item, row in mine:
+        thread_id = row.thread_id
+        if thread_id not in taken:
+            errors[item] = NotFoundError("There is no such thread on this relay.")
+            continue
+        try:
+            check_envelope(
+                row.envelope, caller=row.caller, thread_id=thread_id, members=members[thread_id]
             )
+        except RelayError as exc:
+            errors[item] = exc
+            continue
+        if row.digest in known or row.digest in in_round:
+            errors[item] = _DuplicateError()
+            continue
+        prev = row.envelope.context.prev
+        if prev is None:
+            if taken[thread_id] != 0:
+                errors[item] = UnknownPreviousError(_FIRST_ONLY)
+                continue
+        elif known.get(prev) != thread_id and in_round.get(prev) != thread_id:
+            errors[item] = UnknownPreviousError(_UNKNOWN_PREV)
+            continue
+        taken[thread_id] += 1
+        row.sequence, row.readers = taken[thread_id], readers[thread_id]
+        in_round[row.digest] = thread_id
+        values.append(
+            {
+                "hash": row.digest,
+                "thread_id": thread_id,
+                "sequence": row.sequence,
+                "sender": row.caller,
+                "prev": prev,
+                "body": row.body,
+                "log_index": item.position.index,
+                "received_ms": row.received_ms,
+            }
         )
-    ).scalar()
-    if known is None:
-        raise UnknownPreviousError(
-            "The envelope's previous hash names no envelope of this thread; "
-            "fetch the thread and seal again."
-        )
+    if errors:
+        raise Withdraw(errors)
+    await session.execute(_INSERT_ENVELOPES, values)
 
 
-async def _stored(session: AsyncSession, digest: bytes) -> StoredEnvelope | None:
-    return await session.get(StoredEnvelope, digest)
+# --- reads ------------------------------------------------------------------------------------
+
+
+async def _stored(backend: Backend, digest: bytes) -> StoredEnvelope | None:
+    async with backend.sessions() as session:
+        return await session.get(StoredEnvelope, digest)
 
 
 async def _already_stored(backend: Backend, envelope: Envelope, row: StoredEnvelope) -> Posted:
@@ -197,7 +310,7 @@ async def page(backend: Backend, caller: bytes, thread_id: bytes, after: int, li
 async def receipt(backend: Backend, caller: bytes, digest: bytes) -> tuple[StoredEnvelope, Receipt]:
     """The receipt of an envelope the caller may read, against the latest checkpoint."""
     async with backend.sessions() as session:
-        row = await _stored(session, digest)
+        row = await session.get(StoredEnvelope, digest)
         members = {} if row is None else await load_members(session, row.thread_id)
     member = members.get(caller)
     until = None if member is None else readable_until(member)

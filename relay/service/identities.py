@@ -2,7 +2,8 @@
 
 Each new record is its own log entry. Its ``extra`` advances the identity's stored history by
 exactly one record with a compare-and-set on ``record_count``, so records land in order and
-two racing extensions of one identity cannot both win (the loser gets a 409).
+two racing extensions of one identity cannot both win (the loser gets a 409). A change drops
+the identity's threads from this process's admission cache (its device keys may have changed).
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ async def register(backend: Backend, bundle: bytes, caller: bytes, now: int) -> 
         )
         for offset, record in enumerate(extension.new_records)
     ]
-    results = await asyncio.gather(*submissions, return_exceptions=True)
+    try:
+        results = await asyncio.gather(*submissions, return_exceptions=True)
+    finally:
+        backend.admission.invalidate_identity(history.identity_key)
     for result in results:
         if isinstance(result, IntegrityError | _RaceError):
             raise ConflictError(

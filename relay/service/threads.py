@@ -4,6 +4,7 @@ Membership changes are not logged (log entries say nothing about who is in which
 they commit in one transaction each. A removal locks the thread row while it reads the
 envelope count, the same row every envelope's sequencing updates, so an envelope is either
 sequenced before the removal (the removed member may read it) or refused (they may not post).
+Joins and removals drop the thread from this process's admission cache once they are done.
 """
 
 from __future__ import annotations
@@ -239,26 +240,31 @@ async def join(
             )
     except IntegrityError as exc:
         raise ConflictError("You are already a member of this thread.") from exc
+    finally:
+        backend.admission.invalidate_thread(thread_id)
 
 
 async def remove_member(
     backend: Backend, caller: bytes, thread_id: bytes, fingerprint: bytes, now: int
 ) -> None:
-    async with backend.sessions() as session, session.begin():
-        # Lock the thread row first (the row envelope sequencing updates), then decide.
-        count = await _lock_thread(session, thread_id)
-        members = await load_members(session, thread_id)
-        target = (
+    try:
+        async with backend.sessions() as session, session.begin():
+            # Lock the thread row first (the row envelope sequencing updates), then decide.
+            count = await _lock_thread(session, thread_id)
+            members = await load_members(session, thread_id)
+            target = (
+                await session.execute(
+                    select(Identity.identity_key).where(Identity.fingerprint == fingerprint)
+                )
+            ).scalar()
+            check_removal(members, caller, target or bytes(32))
             await session.execute(
-                select(Identity.identity_key).where(Identity.fingerprint == fingerprint)
+                update(Member)
+                .where(Member.thread_id == thread_id, Member.identity_key == target)
+                .values(removed_at=now, removed_after=count, removed_by=caller)
             )
-        ).scalar()
-        check_removal(members, caller, target or bytes(32))
-        await session.execute(
-            update(Member)
-            .where(Member.thread_id == thread_id, Member.identity_key == target)
-            .values(removed_at=now, removed_after=count, removed_by=caller)
-        )
+    finally:
+        backend.admission.invalidate_thread(thread_id)
 
 
 async def _lock_thread(session: AsyncSession, thread_id: bytes) -> int:
