@@ -22,7 +22,6 @@ from relay.mail.config import MailConfig
 from relay.mail.errors import RateLimitedError, SecondThreadError, TooManyRecipientsError
 from relay.mail.ingress import receive
 from relay.service import Backend
-from relay.service.threads import load_thread
 
 _log = logging.getLogger(__name__)
 
@@ -68,8 +67,9 @@ class IngressHandler:
                 if parse_thread_address(envelope.rcpt_tos[0], self.config.domain) != thread_id:
                     raise SecondThreadError(address)
             else:
-                async with self.backend.sessions() as db:
-                    await load_thread(db, thread_id)
+                # Threads are never deleted, so a thread this process has seen is enough
+                # (the admission cache; an unknown one is looked up in the database).
+                await self.backend.admission.thread(thread_id)
         except Exception as exc:
             return self._refuse("RCPT", exc)
         envelope.rcpt_tos.append(address)
