@@ -18,11 +18,17 @@ from typing import Any, Protocol
 import aiohttp
 
 from client.errors import ClientError
-from keys.checkpoint import Checkpoint, open_checkpoint
+from keys.checkpoint import (
+    Checkpoint,
+    ForkedLogError,
+    RolledBackLogError,
+    check_extends,
+    open_checkpoint,
+)
 from keys.encoding import b64u_decode
 from keys.errors import KeysError
 from keys.keystore import write_private_file
-from keys.merkle import HASH_SIZE, ConsistencyProofError, verify_consistency
+from keys.merkle import HASH_SIZE, ConsistencyProofError
 from keys.note import NoteVerifier
 
 MONITOR_FILE = "monitor.json"
@@ -249,28 +255,21 @@ class Monitor:
         def split(reason: str) -> SplitViewError:
             return SplitViewError(reason, kept["checkpoint"], note, kept["from"])
 
-        if new.size < old.size:
+        proof: list[bytes] = []
+        if new.size > old.size > 0:
+            proof = list(await self.source.consistency_proof(old.size, new.size))
+        try:
+            grew = check_extends(old, new, proof)
+        except RolledBackLogError as exc:
+            raise split(f"Split view: {exc} (a rollback).") from exc
+        except ForkedLogError as exc:
+            raise split(f"Split view: {exc}") from exc
+        except ConsistencyProofError as exc:
             raise split(
-                f"Split view: the log {new.origin} now shows size {new.size} after it had "
-                f"shown size {old.size}, a rollback."
-            )
-        if new.size == old.size:
-            if new.root_hash != old.root_hash:
-                raise split(
-                    f"Split view: the log {new.origin} signed two different trees of size "
-                    f"{new.size}."
-                )
-            return "unchanged"
-        if old.size > 0:
-            proof = await self.source.consistency_proof(old.size, new.size)
-            try:
-                verify_consistency(old.size, new.size, proof, old.root_hash, new.root_hash)
-            except ConsistencyProofError as exc:
-                raise split(
-                    f"Split view: the log {new.origin} at size {new.size} does not extend the "
-                    f"tree of size {old.size} kept before."
-                ) from exc
-        return "grew"
+                f"Split view: the log {new.origin} at size {new.size} does not extend the "
+                f"tree of size {old.size} kept before."
+            ) from exc
+        return "grew" if grew else "unchanged"
 
     async def watch(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from keys.errors import EncodingError, SignatureError, VerificationError
-from keys.merkle import HASH_SIZE, MAX_TREE_SIZE
+from keys.merkle import HASH_SIZE, MAX_TREE_SIZE, ConsistencyProofError, verify_consistency
 from keys.note import (
     NoteSigner,
     NoteVerifier,
@@ -38,6 +38,45 @@ class MissingLogSignatureError(SignatureError):
 
 class WitnessPolicyError(VerificationError):
     """Fewer witnesses cosigned the checkpoint than the policy requires."""
+
+
+class ForkedLogError(VerificationError):
+    """One log signed two different trees of the same size: a split view."""
+
+
+class RolledBackLogError(VerificationError):
+    """A log showed a smaller tree after a larger one."""
+
+
+def check_extends(old: Checkpoint, new: Checkpoint, proof: Sequence[bytes]) -> bool:
+    """Raise unless ``new`` is ``old`` again or provably extends it; True if the log grew.
+
+    The one rule that witnesses, monitors and counsel's verifier share: same size means the
+    same root (else :class:`ForkedLogError`), a smaller size is a rollback
+    (:class:`RolledBackLogError`), a larger one needs an RFC 9162 consistency proof
+    (:class:`keys.merkle.ConsistencyProofError`); between equal sizes the proof is empty.
+    """
+    if new.origin != old.origin:
+        raise CheckpointOriginError(f"Checkpoints of {old.origin} and {new.origin} are two logs.")
+    if new.size < old.size:
+        raise RolledBackLogError(
+            f"The log {new.origin} shows {new.size} entries after it had shown {old.size}."
+        )
+    if new.size == old.size:
+        if new.root_hash != old.root_hash:
+            raise ForkedLogError(
+                f"The log {new.origin} signed two different trees of size {new.size}."
+            )
+        if proof:
+            raise ConsistencyProofError("A proof between equal tree sizes must be empty.")
+        return False
+    if old.size == 0:
+        # Every tree extends the empty one; RFC 9162 defines no proof from size 0.
+        if proof:
+            raise ConsistencyProofError("A proof from the empty tree must be empty.")
+        return True
+    verify_consistency(old.size, new.size, proof, old.root_hash, new.root_hash)
+    return True
 
 
 def parse_decimal(text: str, *, what: str, maximum: int = MAX_TREE_SIZE) -> int:

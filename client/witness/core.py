@@ -20,10 +20,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from keys.checkpoint import Checkpoint, open_checkpoint, parse_decimal
+from keys.checkpoint import (
+    Checkpoint,
+    ForkedLogError,
+    check_extends,
+    open_checkpoint,
+    parse_decimal,
+)
 from keys.cosignature import CosignatureSigner
 from keys.errors import EncodingError, KeysError, SignatureError, VerificationError
-from keys.merkle import HASH_SIZE, ConsistencyProofError, verify_consistency
+from keys.merkle import HASH_SIZE, ConsistencyProofError
 from keys.note import NoteSignature, NoteVerifier, split_note, std_b64decode
 
 # tlog-witness: "The client MUST NOT send more than 63 consistency proof lines."
@@ -223,25 +229,13 @@ def _check_log_signature(note: str, verifiers: Sequence[NoteVerifier]) -> None:
 def _check_extends(
     current: LatestCheckpoint | None, checkpoint: Checkpoint, proof: Sequence[bytes]
 ) -> None:
-    if current is None or current.checkpoint.size == 0:
-        # Nothing kept (or only the empty tree): every tree extends it, and the caller has
-        # already required the proof to be empty when old is 0.
-        if (
-            current is not None
-            and checkpoint.size == 0
-            and (current.checkpoint.root_hash != checkpoint.root_hash)
-        ):
-            raise SplitViewError(_split_view(current.checkpoint, checkpoint), 0)
-        return
+    if current is None:
+        return  # nothing kept: the first checkpoint of a log is taken as it is
     kept = current.checkpoint
-    if kept.size == checkpoint.size:
-        if kept.root_hash != checkpoint.root_hash:
-            raise SplitViewError(_split_view(kept, checkpoint), kept.size)
-        if proof:
-            raise InconsistentProofError("A proof between equal tree sizes must be empty.")
-        return
     try:
-        verify_consistency(kept.size, checkpoint.size, proof, kept.root_hash, checkpoint.root_hash)
+        check_extends(kept, checkpoint, proof)
+    except ForkedLogError as exc:
+        raise SplitViewError(_split_view(kept, checkpoint), kept.size) from exc
     except ConsistencyProofError as exc:
         raise InconsistentProofError(
             f"The consistency proof from size {kept.size} to {checkpoint.size} does not "

@@ -174,3 +174,29 @@ def test_a_broken_cosignature_from_a_configured_witness_fails_the_checkpoint() -
     tampered = text + "\n" + log_sig.to_line() + broken.to_line()
     with pytest.raises(InvalidNoteSignatureError, match=r"witness0\.example"):
         open_checkpoint(tampered, LOG.verifier(), witnesses=[WITNESSES[0].verifier()])
+
+
+def test_check_extends_states_the_one_rule_witnesses_monitors_and_counsel_share() -> None:
+    from keys.checkpoint import ForkedLogError, RolledBackLogError, check_extends
+    from keys.merkle import (
+        ConsistencyProofError,
+        consistency_proof_nodes,
+        hash_leaf,
+        root_from_leaf_hashes,
+    )
+
+    leaves = [hash_leaf(bytes([i])) for i in range(5)]
+    small = Checkpoint("log.example/x", 3, root_from_leaf_hashes(leaves[:3]))
+    large = Checkpoint("log.example/x", 5, root_from_leaf_hashes(leaves))
+    other = Checkpoint("log.example/x", 3, root_from_leaf_hashes(leaves[1:4]))
+    proof = [root_from_leaf_hashes(leaves[a:b]) for a, b in consistency_proof_nodes(3, 5)]
+    assert check_extends(small, large, proof) is True
+    assert check_extends(large, large, []) is False
+    with pytest.raises(ForkedLogError):
+        check_extends(small, other, [])
+    with pytest.raises(RolledBackLogError):
+        check_extends(large, small, [])
+    with pytest.raises(ConsistencyProofError):
+        check_extends(small, large, proof[:-1])
+    with pytest.raises(ConsistencyProofError):
+        check_extends(large, large, proof)
