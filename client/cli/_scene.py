@@ -72,15 +72,6 @@ def current_version(session: SceneSession) -> Version:
     return current
 
 
-def read_file(path: str, ctx: Context) -> str:
-    if path == "-":
-        return ctx.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}.") from exc
-
-
 def write_or_print(ctx: Context, text: str, out: str | None, what: str) -> None:
     """Write a template to ``out`` (never over an existing file), or print it."""
     if out is None:

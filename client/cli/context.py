@@ -77,6 +77,16 @@ class Context:
         profile = Profile.load(self.home)
         return profile.unlock(self.passphrase())
 
+    def read_text(self, path: str) -> str:
+        """A file the person named, or standard input for ``-``; one sentence if unreadable."""
+        if path == "-":
+            return self.stdin.read()
+        try:
+            return Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise UsageError(f"Cannot read {path}: {reason}.") from exc
+
     # --- output ----------------------------------------------------------------------------
 
     def emit(self, data: Any, human: str | Callable[[], str]) -> None:

@@ -28,15 +28,6 @@ def history_json(history: KeyHistory) -> dict[str, Any]:
     }
 
 
-def read_input(path: str, ctx: Context) -> str:
-    if path == "-":
-        return ctx.stdin.read()
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}.") from exc
-
-
 # --- id -------------------------------------------------------------------------------------
 
 
@@ -109,7 +100,7 @@ def id_backup(ctx: Context, args: argparse.Namespace) -> int:
 def id_restore(ctx: Context, args: argparse.Namespace) -> int:
     if (ctx.home / KEYSTORE_FILE).exists():
         raise UsageError(f"{ctx.home} already holds an identity; restore into an empty --home.")
-    text = read_input(args.file, ctx)
+    text = ctx.read_text(args.file)
     passphrase = ctx.passphrase()
     keystore = Keystore.import_backup(text, passphrase, ctx.home / KEYSTORE_FILE, passphrase)
     restore_public_history(ctx.home, keystore)
@@ -130,7 +121,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
 
 def contacts_add(ctx: Context, args: argparse.Namespace) -> int:
     me = Profile.load(ctx.home)
-    blocks = armor.find_armored(read_input(args.file, ctx), armor.IDENTITY)
+    blocks = armor.find_armored(ctx.read_text(args.file), armor.IDENTITY)
     if len(blocks) != 1:
         raise UsageError(
             f"Expected one CLOSEDSET IDENTITY block in {args.file}, found {len(blocks)}."

@@ -13,7 +13,6 @@ from client.cli._scene import (
     current_version,
     ic_only,
     in_scene,
-    read_file,
     write_or_print,
 )
 from client.cli.context import Context, table
@@ -75,7 +74,7 @@ def template(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def propose(ctx: Context, args: argparse.Namespace) -> int:
-    text = read_file(args.file, ctx)
+    text = ctx.read_text(args.file)
 
     async def work(session: SceneSession) -> dict[str, Any]:
         ic_only(session, "propose a rider")

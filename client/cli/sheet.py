@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from client.cli._scene import brief_of, ic_only, in_scene, read_file, write_or_print
+from client.cli._scene import brief_of, ic_only, in_scene, write_or_print
 from client.cli.context import Context, table
 from client.cli.registry import Command, add_command
 from client.errors import ClientError, UsageError
@@ -34,7 +34,7 @@ def template(ctx: Context, args: argparse.Namespace) -> int:
 
 def submit(ctx: Context, args: argparse.Namespace) -> int:
     # Parsed before anything is fetched or sent: a mistake names its line and nothing leaves.
-    sheet = parse_sheet(read_file(args.file, ctx), filename=args.file)
+    sheet = parse_sheet(ctx.read_text(args.file), filename=args.file)
 
     async def work(session: SceneSession) -> Any:
         brief_of(session)
