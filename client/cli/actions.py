@@ -128,6 +128,27 @@ def _withdraw_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reason", help="why, if you want to say (optional)")
 
 
+def _filmed_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument(
+        "--acts",
+        nargs="+",
+        default=[],
+        metavar="ACT",
+        help="only these acts (default: the whole scene)",
+    )
+    p.add_argument("--shots", help="which shots or takes")
+
+
+def _checkin_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("--status", required=True, choices=CHECK_IN_STATUSES, help="how you are")
+    p.add_argument("--note", help="anything to add")
+    p.add_argument(
+        "--wants-contact", action="store_true", help="you would like the IC to contact you"
+    )
+
+
 def _report_args(p: argparse.ArgumentParser) -> None:
     _scene_arg(p)
     p.add_argument(
@@ -177,33 +198,14 @@ for _command in [
         filmed,
         "IC: mark the current, agreed rider version filmed (listed acts, or the whole scene).",
         "closedset filmed scene-12 --shots 'takes 1-4, wide and close'",
-        lambda p: (
-            _scene_arg(p),
-            p.add_argument(
-                "--acts",
-                nargs="+",
-                default=[],
-                metavar="ACT",
-                help="only these acts (default: the whole scene)",
-            ),
-            p.add_argument("--shots", help="which shots or takes"),
-        ),
+        _filmed_args,
     ),
     Command(
         ("checkin",),
         checkin,
         "The aftercare check-in after the shoot, to the IC only.",
         "closedset checkin lighthouse --status ok --note 'All good, thank you.'",
-        lambda p: (
-            _scene_arg(p),
-            p.add_argument(
-                "--status", required=True, choices=CHECK_IN_STATUSES, help="how you are"
-            ),
-            p.add_argument("--note", help="anything to add"),
-            p.add_argument(
-                "--wants-contact", action="store_true", help="you would like the IC to contact you"
-            ),
-        ),
+        _checkin_args,
     ),
     Command(
         ("report",),

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import getpass
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from client.cli.context import Context, table
@@ -107,7 +108,7 @@ def _inbox(ctx: Context, args: argparse.Namespace) -> Inbox:
     return Inbox(ctx.home, ctx.unlocked_profile().device_keys())
 
 
-def _report(ctx: Context, found: list[Imported], extra: dict[str, object]) -> int:
+def _report(ctx: Context, found: list[Imported], extra: Mapping[str, object]) -> int:
     new = sum(1 for item in found if item.status == "new")
 
     def human() -> str:
@@ -118,7 +119,7 @@ def _report(ctx: Context, found: list[Imported], extra: dict[str, object]) -> in
                 i.status,
                 (i.hash or "-")[:16],
                 i.thread or "-",
-                {True: "yes", False: "no"}.get(i.opens, "-"),
+                "-" if i.opens is None else "yes" if i.opens else "no",
                 i.source,
             ]
             for i in found
@@ -168,6 +169,11 @@ def _open_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-open", action="store_true", help="check signatures only, no passphrase")
 
 
+def _import_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", metavar="PATH")
+    _open_argument(p)
+
+
 for _command in [
     Command(
         ("send",),
@@ -181,7 +187,7 @@ for _command in [
         import_command,
         "Import every envelope in a .eml file, an mbox file or a Maildir into your inbox.",
         "closedset mail import ~/Mail/closedset.mbox",
-        lambda p: (p.add_argument("path", metavar="PATH"), _open_argument(p)),
+        _import_arguments,
     ),
     Command(
         ("mail", "sync"),

@@ -197,20 +197,46 @@ def _version_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--version", type=int, help="a rider version (default: the current one)")
 
 
+def _template_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("--out", help="write to FILE (new file)")
+
+
+def _propose_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("file", help="the rider file, or -")
+
+
+def _diff_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("--from", dest="from_", type=int, help="default: to - 1")
+    p.add_argument("--to", type=int, help="default: the current version")
+
+
+def _accept_args(p: argparse.ArgumentParser) -> None:
+    _version_arg(p)
+    p.add_argument("--yes", action="store_true", help="you have read this version; do not ask")
+
+
+def _counter_args(p: argparse.ArgumentParser) -> None:
+    _version_arg(p)
+    p.add_argument("--comment", required=True, help="what you want changed")
+
+
 for _command in [
     Command(
         ("rider", "template"),
         template,
         "IC: write the next rider version to edit: v1 from the overlap, else the current one.",
         "closedset rider template scene-12 --out rider.toml",
-        lambda p: (_scene_arg(p), p.add_argument("--out", help="write to FILE (new file)")),
+        _template_args,
     ),
     Command(
         ("rider", "propose"),
         propose,
         "IC: check a rider file and send it to every participant as the next version.",
         "closedset rider propose scene-12 rider.toml",
-        lambda p: (_scene_arg(p), p.add_argument("file", help="the rider file, or -")),
+        _propose_args,
     ),
     Command(
         ("rider", "show"),
@@ -224,33 +250,21 @@ for _command in [
         diff_command,
         "What changed between two rider versions; widening changes are marked.",
         "closedset rider diff lighthouse --from 1 --to 2",
-        lambda p: (
-            _scene_arg(p),
-            p.add_argument("--from", dest="from_", type=int, help="default: to - 1"),
-            p.add_argument("--to", type=int, help="default: the current version"),
-        ),
+        _diff_args,
     ),
     Command(
         ("rider", "accept"),
         accept,
         "Performer: accept the current rider version, after reading it (or --yes).",
         "closedset rider accept lighthouse --yes",
-        lambda p: (
-            _version_arg(p),
-            p.add_argument(
-                "--yes", action="store_true", help="you have read this version; do not ask"
-            ),
-        ),
+        _accept_args,
     ),
     Command(
         ("rider", "counter"),
         counter,
         "Performer: answer a rider version with comments instead of accepting (IC only).",
         "closedset rider counter lighthouse --comment 'Embrace at intensity 3 at most.'",
-        lambda p: (
-            _version_arg(p),
-            p.add_argument("--comment", required=True, help="what you want changed"),
-        ),
+        _counter_args,
     ),
 ]:
     add_command(_command)

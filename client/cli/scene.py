@@ -243,6 +243,12 @@ def _scene_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
 
 
+def _invite_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("--ttl", default="3d", help="how long it works (3d)")
+    p.add_argument("--for", dest="for_", metavar="NAME", help="who it is for, to remind you")
+
+
 for _command in [
     Command(
         ("scene", "new"),
@@ -258,13 +264,7 @@ for _command in [
         scene_invite,
         "IC: make a single-use invite code for one performer.",
         "closedset scene invite scene-12 --for Ana --ttl 3d",
-        lambda p: (
-            _scene_arg(p),
-            p.add_argument("--ttl", default="3d", help="how long it works (3d)"),
-            p.add_argument(
-                "--for", dest="for_", metavar="NAME", help="who it is for, to remind you"
-            ),
-        ),
+        _invite_args,
     ),
     Command(
         ("scene", "join"),

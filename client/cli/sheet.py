@@ -132,37 +132,54 @@ def _scene_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
 
 
+def _template_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("--out", help="write to FILE (new file)")
+
+
+def _submit_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("file", help="the filled-in sheet, or -")
+
+
+def _show_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("--performer", help="IC: whose sheet")
+
+
+def _review_args(p: argparse.ArgumentParser) -> None:
+    _scene_arg(p)
+    p.add_argument("--all", action="store_true", help="also acts everyone refused")
+
+
 for _command in [
     Command(
         ("sheet", "template"),
         template,
         "Write your boundary sheet for a scene as TOML to fill in (your last one, if sent).",
         "closedset sheet template lighthouse --out sheet.toml",
-        lambda p: (_scene_arg(p), p.add_argument("--out", help="write to FILE (new file)")),
+        _template_args,
     ),
     Command(
         ("sheet", "submit"),
         submit,
         "Check your filled-in sheet and send it, encrypted to the IC only.",
         "closedset sheet submit lighthouse sheet.toml",
-        lambda p: (_scene_arg(p), p.add_argument("file", help="the filled-in sheet, or -")),
+        _submit_args,
     ),
     Command(
         ("sheet", "show"),
         show,
         "Show your sheet as you sent it; the IC names a performer's with --performer.",
         "closedset sheet show scene-12 --performer Ana",
-        lambda p: (_scene_arg(p), p.add_argument("--performer", help="IC: whose sheet")),
+        _show_args,
     ),
     Command(
         ("review",),
         review,
         "IC: the overlap of every sheet per act and direction, conflicts, requests, flags.",
         "closedset review scene-12",
-        lambda p: (
-            _scene_arg(p),
-            p.add_argument("--all", action="store_true", help="also acts everyone refused"),
-        ),
+        _review_args,
     ),
 ]:
     add_command(_command)
