@@ -92,7 +92,7 @@ def requests(c: Cast) -> str:
     )
 
 
-ANA = {
+ANA: dict[str, object] = {
     "unanswered": "no",
     "you.pronouns": "she/her",
     "signals.nonverbal": "two taps on the arm",
@@ -107,7 +107,7 @@ ANA = {
     "nudity.bare-back": True,
     "care.check_in": "message",
 }
-BEN = {
+BEN: dict[str, object] = {
     "unanswered": "no",
     "you.pronouns": "he/him",
     "signals.nonverbal": "hand flat on the floor",

@@ -4,6 +4,8 @@ check-in, and a privacy check of everything each performer's own profile can dec
 
 from __future__ import annotations
 
+from typing import Any
+
 from client.demo.act_one import BEN_PRIVATE
 from client.demo.cast import Person, add_act, drop_act, edit_act, fill
 from client.demo.scenario import LIGHTHOUSE, SCENE, Cast, StepFn
@@ -68,7 +70,7 @@ def stale_accept(c: Cast) -> str:
     return f"Refused before anything was sent: {error}"
 
 
-def _status(p: Person, alias: str) -> dict[str, object]:
+def _status(p: Person, alias: str) -> dict[str, Any]:
     return dict(p.cli("scene", "status", alias))
 
 
@@ -77,7 +79,7 @@ def agree(c: Cast, version: int) -> str:
         p.cli("rider", "accept", LIGHTHOUSE, "--yes")
     status = _status(c.ic, SCENE)
     assert status["phase"] == "agreed", status["phase"]
-    late = [f for f in status["flags"] if f["code"] == "late-agreement"]  # type: ignore[union-attr]
+    late = [f for f in status["flags"] if f["code"] == "late-agreement"]
     return f"Both signed the hash of version {version}: the scene is agreed" + (
         " (late)." if late else ", more than 48 hours before call time."
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -63,5 +64,5 @@ def tell(story: Story, cast: Cast) -> Cast:
     from client.demo.act_two import STEPS as SECOND
 
     for title, run_step in [*FIRST, *SECOND, *EXTRA_STEPS]:
-        story.step(title, lambda run_step=run_step: run_step(cast), cast.transcript)
+        story.step(title, partial(run_step, cast), cast.transcript)
     return cast

@@ -114,8 +114,8 @@ def tell(entries: list[CheckedEntry], people: dict[bytes, CheckedHistory]) -> Sc
             }
         )
     for m in state.filmed:
-        v = vocab.load()
-        acts = [v.acts[a].name for a in m.statement.acts] or ["the whole scene"]
+        vocabulary = vocab.load()
+        acts = [vocabulary.acts[a].name for a in m.statement.acts] or ["the whole scene"]
         story.filmed.append(
             {
                 "version": m.statement.version,

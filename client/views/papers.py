@@ -27,7 +27,7 @@ def sheet_rows(sheet: BoundarySheet) -> dict[str, list[list[str]]]:
     for act in vocab.load().acts.values():
         cells = []
         for d in ("giving", "receiving") if act.directional else ("mutual",):
-            a = sheet.answer(act.id, d)  # type: ignore[arg-type]
+            a = sheet.answer(act.id, d)
             limit = f" (≤{a.intensity})" if a.intensity is not None else ""
             cells.append(a.answer + limit)
         acts.append([act.name, *cells] if act.directional else [act.name, cells[0], cells[0]])
