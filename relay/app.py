@@ -89,7 +89,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     config, signer, store = app[CONFIG], app[LOG_SIGNER], app[LOG_STORE]
     engine = store.engine
     # The sequencer's rounds get a connection of their own: they never wait behind requests.
-    rounds_engine = sequencer_engine(engine)
+    # (On SQLite the sequencer commits its rounds on a thread of its own: relay.log.sqlite_rounds.)
+    rounds_engine = sequencer_engine(engine) if engine.dialect.name == "postgresql" else None
     try:
         await migrate(engine)
         clock = app[CLOCK]

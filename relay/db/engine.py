@@ -60,7 +60,7 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
         options.setdefault("max_overflow", 0)
     engine = _create_async_engine(parsed, **options)
     if backend == "sqlite":
-        event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", set_sqlite_pragmas)
     _MADE_WITH[engine.sync_engine] = (parsed, dict(options))
     return engine
 
@@ -88,7 +88,8 @@ def _in_memory(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Make a new SQLite connection durable on commit (a ``connect`` event listener)."""
     cursor = dbapi_connection.cursor()
     try:
         for pragma in _SQLITE_PRAGMAS:

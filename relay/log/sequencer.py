@@ -41,6 +41,7 @@ from keys.note import NoteSigner
 from keys.tlogproof import TlogProof
 from relay.db.engine import session_factory
 from relay.log.entry import RecordType, entry_for
+from relay.log.sqlite_rounds import SqliteRounds
 from relay.log.store import LogStore, StoredCheckpoint
 from relay.log.tree import Frontier, NodeKey, Range, compose_ranges, inclusion_ranges
 
@@ -169,6 +170,8 @@ class Sequencer:
         self.max_round = max_round
         self._clock = clock
         self._sessions = sessions or session_factory(store.engine)
+        # On a SQLite file, a round is one hop to a worker thread (relay.log.sqlite_rounds).
+        self._inline = None if sessions is not None else SqliteRounds.for_engine(store.engine)
         self._frontier = Frontier()
         self._latest: StoredCheckpoint | None = None
         self._pending: deque[_Pending] = deque()
@@ -240,6 +243,9 @@ class Sequencer:
         self._wakeup.set()
         if self._task is not None:
             await self._task
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
 
     # --- the round loop ----------------------------------------------------------------------
 
@@ -315,29 +321,36 @@ class Sequencer:
         return _Round(batch, self._frontier, frontier, new_nodes, checkpoint)
 
     async def _write(self, round_: _Round) -> None:
+        if self._inline is not None:
+            await self._inline.run(lambda session: self._write_body(session, round_))
+            return
+        async with self._sessions() as session, session.begin():
+            await self._write_body(session, round_)
+
+    async def _write_body(self, session: AsyncSession, round_: _Round) -> None:
         first = round_.old_frontier.size
         batch = round_.batch
-        async with self._sessions() as session, session.begin():
-            # Entries first: on SQLite this takes the write lock before any caller's reads,
-            # so a concurrent writer makes us wait (busy timeout) instead of failing later.
-            await self.store.insert_entries(session, first, [p.entry for p in batch])
-            for offset, pending in enumerate(batch):
-                hooks = self._hooks.get(pending.record_type, ())
-                if pending.extra is None and not hooks:
-                    continue
-                position = LogPosition(first + offset, pending.leaf_hash, pending.entry)
-                try:
-                    if pending.extra is not None:
-                        await pending.extra(session, position)
-                        await session.flush()
-                    for hook in hooks:
-                        await hook(session, position, pending.logged)
-                        await session.flush()
-                except Exception as exc:
-                    raise _WithdrawnError({pending: exc}) from exc
-            await self._run_writers(session, round_)
-            await self.store.insert_nodes(session, round_.new_nodes)
-            await self.store.insert_checkpoint(session, round_.checkpoint)
+        # Entries first: on SQLite (through the async driver) this takes the write lock before
+        # any caller's reads, so a concurrent writer makes us wait (busy timeout) instead of
+        # failing later; the one-hop SQLite rounds take it with BEGIN IMMEDIATE.
+        await self.store.insert_entries(session, first, [p.entry for p in batch])
+        for offset, pending in enumerate(batch):
+            hooks = self._hooks.get(pending.record_type, ())
+            if pending.extra is None and not hooks:
+                continue
+            position = LogPosition(first + offset, pending.leaf_hash, pending.entry)
+            try:
+                if pending.extra is not None:
+                    await pending.extra(session, position)
+                    await session.flush()
+                for hook in hooks:
+                    await hook(session, position, pending.logged)
+                    await session.flush()
+            except Exception as exc:
+                raise _WithdrawnError({pending: exc}) from exc
+        await self._run_writers(session, round_)
+        await self.store.insert_nodes(session, round_.new_nodes)
+        await self.store.insert_checkpoint(session, round_.checkpoint)
 
     async def _run_writers(self, session: AsyncSession, round_: _Round) -> None:
         if not self._writers:
