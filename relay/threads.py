@@ -138,6 +138,11 @@ def parse_envelope(body: bytes, max_recipients: int) -> Envelope:
         raise TooLargeError(str(exc)) from exc
     except EncodingError as exc:
         raise InvalidRequestError(str(exc)) from exc
+    return check_parsed_envelope(envelope, max_recipients)
+
+
+def check_parsed_envelope(envelope: Envelope, max_recipients: int) -> Envelope:
+    """The checks of :func:`parse_envelope` after parsing: the relay's cap, the signature."""
     if len(envelope.context.recipients) > max_recipients:
         raise TooLargeError(
             f"This relay accepts at most {max_recipients} recipient devices per envelope, "

@@ -62,4 +62,6 @@ async def receive(
         if wait is not None:
             raise RateLimitedError(wait, "sender")
     # ``post`` also pushes it to members online over WebSocket, exactly as a posted one.
-    return await post(backend, envelope.context.sender, thread_id, body, int(now * 1000))
+    return await post(
+        backend, envelope.context.sender, thread_id, body, int(now * 1000), parsed=envelope
+    )

@@ -43,6 +43,7 @@ from relay.service.threads import load_members, load_thread
 from relay.threads import (
     MemberState,
     check_envelope,
+    check_parsed_envelope,
     parse_envelope,
     readable_until,
     require_member,
@@ -104,20 +105,39 @@ def push_message(posted: Posted) -> dict[str, Any]:
 
 
 async def post(
-    backend: Backend, caller: bytes, thread_id: bytes, body: bytes, now_ms: int
+    backend: Backend,
+    caller: bytes,
+    thread_id: bytes,
+    body: bytes,
+    now_ms: int,
+    *,
+    parsed: Envelope | None = None,
 ) -> Posted:
     """Admit ``body`` (envelope canonical bytes) into the thread, log it, push it to the
-    members' streams (however it arrived, HTTP or mail) and return its receipt."""
-    posted = await _post(backend, caller, thread_id, body, now_ms)
+    members' streams (however it arrived, HTTP or mail) and return its receipt.
+
+    ``parsed`` is ``Envelope.from_bytes(body)`` if the caller has it already (mail ingress);
+    everything else is checked here as for any other body.
+    """
+    posted = await _post(backend, caller, thread_id, body, now_ms, parsed)
     if posted.created and backend.hub.listening(posted.readers):
         backend.hub.publish(posted.readers, push_message(posted))
     return posted
 
 
 async def _post(
-    backend: Backend, caller: bytes, thread_id: bytes, body: bytes, now_ms: int
+    backend: Backend,
+    caller: bytes,
+    thread_id: bytes,
+    body: bytes,
+    now_ms: int,
+    parsed: Envelope | None,
 ) -> Posted:
-    envelope = parse_envelope(body, backend.limits.max_recipients)
+    max_recipients = backend.limits.max_recipients
+    if parsed is not None and parsed.raw == body:
+        envelope = check_parsed_envelope(parsed, max_recipients)
+    else:
+        envelope = parse_envelope(body, max_recipients)
     digest = hashlib.sha256(body).digest()
     admission = backend.admission
     view, fresh = await admission.thread(thread_id)
