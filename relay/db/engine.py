@@ -73,6 +73,10 @@ def sequencer_engine(engine: AsyncEngine) -> AsyncEngine | None:
         return None
     url, options = made
     options = {k: v for k, v in options.items() if k not in ("poolclass", "pool")}
+    if url.get_backend_name() == "postgresql" and "prepared_statement_cache_size" not in url.query:
+        # A round's statements vary with its size (multi-row VALUES, IN lists): keep them all
+        # prepared instead of re-preparing (one more round trip) once 100 were seen.
+        url = url.update_query_dict({"prepared_statement_cache_size": "1000"})
     return create_engine(
         url.render_as_string(hide_password=False),
         **{**options, "pool_size": 1, "max_overflow": 0},
