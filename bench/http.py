@@ -995,8 +995,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-rate",
         type=float,
-        default=1000.0,
-        help="requests/s the relay could reach, to size the pre-made pool (1000)",
+        default=5000.0,
+        help="requests/s the relay could reach, to size the pre-made pool (5000)",
     )
     parser.add_argument("--pool", type=int, default=0, help="saturation requests to make")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the relay's saturation")
