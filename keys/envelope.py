@@ -95,6 +95,11 @@ class Context:
     def _bytes(self) -> bytes:
         return canonical_json(self.to_json())
 
+    def _known_bytes(self, data: bytes) -> Context:
+        """Remember ``data`` as this context's canonical bytes (cut from a parsed envelope)."""
+        self.__dict__["_bytes"] = data
+        return self
+
     @property
     def recipient_identities(self) -> frozenset[bytes]:
         return frozenset(r.identity for r in self.recipients)
@@ -159,6 +164,8 @@ class Envelope:
     def from_json(cls, value: Any, *, raw: bytes | None = None) -> Envelope:
         _require_fields(value, _ENVELOPE_FIELDS, "envelope")
         context = _parse_context(value["context"])
+        if raw is not None:
+            context = context._known_bytes(_context_slice(raw))
         keys = value["keys"]
         if not isinstance(keys, list) or len(keys) != len(context.recipients):
             raise EnvelopeFormatError("The envelope must carry one wrapped key per recipient.")
@@ -208,8 +215,20 @@ class Opened:
         return self.envelope.context.sender
 
 
+_CONTEXT_START = b'","context":'
+_CONTEXT_END = b',"keys":['
+
+
+def _context_slice(raw: bytes) -> bytes:
+    # ``raw`` is canonical, so its members come in the order ciphertext, context, keys, nonce,
+    # signature, and nothing before or inside the context (base64url, purpose tags, fixed
+    # member names) can spell either marker: the context's bytes lie exactly between them.
+    start = raw.index(_CONTEXT_START) + len(_CONTEXT_START)
+    return raw[start : raw.index(_CONTEXT_END, start)]
+
+
 def _require_fields(value: Any, fields: frozenset[str], what: str) -> None:
-    if not isinstance(value, dict) or set(value) != fields:
+    if type(value) is not dict or value.keys() != fields:
         raise EnvelopeFormatError(f"The {what} must have exactly the fields {sorted(fields)}.")
 
 
@@ -224,33 +243,33 @@ def _parse_context(value: Any) -> Context:
         raise EnvelopeFormatError("The envelope must name at least one recipient.")
     if len(raw) > MAX_RECIPIENTS:
         raise LimitError(f"An envelope may have at most {MAX_RECIPIENTS} recipient devices.")
-    recipients = []
+    pairs = []
     for item in raw:
         _require_fields(item, _RECIPIENT_FIELDS, "recipient")
-        recipients.append(
-            Recipient(
-                identity=b64u_decode(item["identity"], length=KEY_SIZE, what="recipient identity"),
-                device=b64u_decode(item["device"], length=KEY_SIZE, what="recipient device key"),
+        pairs.append(
+            (
+                b64u_decode(item["identity"], length=KEY_SIZE, what="recipient identity"),
+                b64u_decode(item["device"], length=KEY_SIZE, what="recipient device key"),
             )
         )
-    context = Context(
+    sender = b64u_decode(value["sender"], length=KEY_SIZE, what="sender key")
+    _check_recipients(sender, pairs)
+    return Context(
         purpose=sig.check_purpose(value["purpose"]),
         thread=b64u_decode(value["thread"], length=THREAD_ID_SIZE, what="thread id"),
-        sender=b64u_decode(value["sender"], length=KEY_SIZE, what="sender key"),
-        recipients=tuple(recipients),
+        sender=sender,
+        recipients=tuple(Recipient(identity, device) for identity, device in pairs),
         prev=None
         if value["prev"] is None
         else b64u_decode(value["prev"], length=HASH_SIZE, what="previous hash"),
     )
-    _check_recipients(context)
-    return context
 
 
-def _check_recipients(context: Context) -> None:
-    devices = [r.device for r in context.recipients]
-    if list(context.recipients) != sorted(context.recipients) or len(set(devices)) != len(devices):
+def _check_recipients(sender: bytes, pairs: list[tuple[bytes, bytes]]) -> None:
+    # On (identity, device) tuples, the order Recipient defines, without building objects.
+    if pairs != sorted(pairs) or len({device for _, device in pairs}) != len(pairs):
         raise EnvelopeFormatError("The recipients must be sorted and each device named once.")
-    if context.sender not in context.recipient_identities:
+    if sender not in {identity for identity, _ in pairs}:
         raise EnvelopeFormatError("The sender's own devices must be among the recipients.")
 
 

@@ -111,3 +111,24 @@ def test_documents_outside_the_fast_subset_are_judged_by_the_reference(text: byt
     else:
         with pytest.raises(EncodingError):
             parse_canonical_json(text)
+
+
+@pytest.mark.parametrize("length", range(0, 70))
+def test_fixed_length_fast_path_accepts_exactly_the_canonical_texts(length: int) -> None:
+    import base64
+    import os
+
+    from keys.encoding import _exact_b64u
+
+    text = b64u_encode(os.urandom(length))
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for last in alphabet if text else [""]:
+        candidate = text[:-1] + last
+        decoded = base64.urlsafe_b64decode(candidate + "=" * (-len(candidate) % 4))
+        canonical = b64u_encode(decoded) == candidate
+        assert bool(_exact_b64u(length).match(candidate)) is canonical
+        if canonical:
+            assert b64u_decode(candidate, length=length) == decoded
+        else:
+            with pytest.raises(EncodingError):
+                b64u_decode(candidate, length=length)

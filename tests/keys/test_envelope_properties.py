@@ -314,3 +314,26 @@ def test_a_disclosed_message_key_opens_exactly_its_own_envelope(
         with pytest.raises(DecryptionError) as caught:
             open_with_message_key(envelope, key)
         assert type(caught.value) is DecryptionError
+
+
+@settings(max_examples=50)
+@given(st.binary(max_size=200), st.integers(min_value=1, max_value=5))
+def test_context_bytes_cut_from_a_parsed_envelope_equal_its_encoding(
+    plaintext: bytes, others: int
+) -> None:
+    sender = nacl.signing.SigningKey.generate()
+    people = [sender] + [nacl.signing.SigningKey.generate() for _ in range(others)]
+    recipients = [
+        Recipient(bytes(p.verify_key), bytes(nacl.public.PrivateKey.generate().public_key))
+        for p in people
+    ]
+    sealed = seal(
+        plaintext,
+        sender=sender,
+        recipients=recipients,
+        thread=THREAD,
+        prev=hashlib.sha256(plaintext).digest() if others % 2 else None,
+        purpose="closedset/test-cut/v1",
+    ).envelope
+    parsed = Envelope.from_bytes(sealed.to_bytes())
+    assert parsed.context.to_bytes() == canonical_json(parsed.context.to_json())
