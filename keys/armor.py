@@ -41,7 +41,6 @@ LINE_LENGTH: Final = 64
 # trailing bits, header lines, a missing END, a second BEGIN before END, mismatched labels.
 
 _AGAIN = "copy the whole block from BEGIN to END again"
-_NEWLINE_RE = re.compile(r"\r\n|\r|\n")
 _QUOTE_AND_SPACE = " \t>"
 _SPACE = " \t"
 _MARKER_RE = re.compile(r"-----(BEGIN|END) CLOSEDSET (.*?)-----")
@@ -125,9 +124,11 @@ def _scan(text: str, label: str) -> tuple[list[bytes], list[str]]:
     other_labels: list[str] = []
     body: list[tuple[int, str]] | None = None  # None: outside a block of our label
     begin_number = 0
-    for number, raw in enumerate(_NEWLINE_RE.split(text), start=1):
+    # CRLF, CR and LF all end a line (str.splitlines would also split at \v, \f and others).
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for number, raw in enumerate(lines, start=1):
         line = raw.lstrip(_QUOTE_AND_SPACE).rstrip(_SPACE)
-        marker = _MARKER_RE.fullmatch(line)
+        marker = _MARKER_RE.fullmatch(line) if line.startswith("-----") else None
         if body is None:
             if marker is None:
                 continue
@@ -166,7 +167,21 @@ def _scan(text: str, label: str) -> tuple[list[bytes], list[str]]:
     return found, other_labels
 
 
+_BASE64_TEXT_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
 def _decode_body(body: list[tuple[int, str]]) -> bytes:
+    # Fast path for the usual, intact block: all lines at once. Anything unusual goes through
+    # the line-by-line reading, which names the line at fault.
+    encoded = "".join([line for _, line in body])
+    if " " in encoded or "\t" in encoded:
+        encoded = _INNER_SPACE_RE.sub("", encoded)
+    if _BASE64_TEXT_RE.fullmatch(encoded) is None:
+        return _decode_lines(body)
+    return _decode_base64(encoded)
+
+
+def _decode_lines(body: list[tuple[int, str]]) -> bytes:
     pieces: list[str] = []
     for number, line in body:
         if _HEADER_RE.match(line):
@@ -180,7 +195,10 @@ def _decode_body(body: list[tuple[int, str]]) -> bytes:
                 f"Line {number} holds {bad.group()!r}, which is not a base64 character; {_AGAIN}."
             )
         pieces.append(piece)
-    encoded = "".join(pieces)
+    return _decode_base64("".join(pieces))
+
+
+def _decode_base64(encoded: str) -> bytes:
     unpadded = encoded.rstrip("=")
     if len(encoded) % 4 or "=" in unpadded or len(encoded) - len(unpadded) > 2:
         raise ArmorError(f"The base64 text is cut short or wrongly padded; {_AGAIN}.")
