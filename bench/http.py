@@ -76,6 +76,8 @@ import nacl.signing
 from aiohttp import web
 from yarl import URL
 
+from bench._process import ServerProcess
+
 GOAL_RATIO = 0.35
 GOAL_P99_MS = 100.0
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -247,25 +249,10 @@ def noop_process(conn: Connection) -> None:
     conn.send(("stopped", None))
 
 
-@dataclass
-class Server:
-    name: str
-    process: Any
-    conn: Connection
-    port: int
-
-    @classmethod
-    def start(cls, name: str, target: Callable[..., None], *args: Any) -> Server:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        process = context.Process(target=target, args=(child, *args), name=name, daemon=True)
-        process.start()
-        child.close()
-        if not parent.poll(60):
-            process.kill()
-            raise RuntimeError(f"The {name} server did not start within 60 s.")
-        _, port = parent.recv()
-        return cls(name, process, parent, int(port))
+class Server(ServerProcess):
+    @property
+    def port(self) -> int:
+        return int(self.info)
 
     @property
     def base(self) -> str:
@@ -276,16 +263,6 @@ class Server:
         if not self.conn.poll(timeout):
             raise RuntimeError(f"The {self.name} server did not answer {command!r}.")
         self.conn.recv()
-
-    def stop(self) -> None:
-        with suppress(OSError, BrokenPipeError):
-            self.conn.send(("stop", None))
-            if self.conn.poll(60):
-                self.conn.recv()
-        self.process.join(30)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
 
 
 # --- CPU accounting from /proc ---------------------------------------------------------------

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import smtplib
 import sqlite3
@@ -36,8 +35,6 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -45,6 +42,7 @@ from typing import Any
 
 import nacl.signing
 
+from bench._process import ServerProcess
 from bench.http import cpu_seconds, system_busy_seconds
 
 GOAL = 0.60
@@ -137,35 +135,13 @@ def noop_process(conn: Connection) -> None:
     conn.send(("stopped", None))
 
 
-@dataclass
-class Server:
-    name: str
-    process: Any
-    conn: Connection
-    ports: dict[str, int]
+class Server(ServerProcess):
+    @property
+    def ports(self) -> dict[str, int]:
+        return dict(self.info)
 
-    @classmethod
-    def start(cls, name: str, target: Callable[..., None], *args: Any) -> Server:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        process = context.Process(target=target, args=(child, *args), name=name, daemon=True)
-        process.start()
-        child.close()
-        if not parent.poll(60):
-            process.kill()
-            raise RuntimeError(f"The {name} server did not start within 60 s.")
-        _, ports = parent.recv()
-        return cls(name, process, parent, ports)
-
-    def stop(self) -> None:
-        with suppress(OSError):
-            self.conn.send("stop")
-            if self.conn.poll(60):
-                self.conn.recv()
-        self.process.join(30)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
+    def stop(self, message: object = "stop") -> None:
+        super().stop(message)
 
 
 # --- setup and messages (in this process, before measuring) ----------------------------------
