@@ -19,11 +19,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from client.evidence.findings import Findings, short
-from keys.checkpoint import Checkpoint
+from keys.checkpoint import Checkpoint, ForkedLogError, check_extends
 from keys.encoding import b64u_decode, b64u_encode, canonical_json
 from keys.errors import KeysError
 from keys.keystore import write_private_file
-from keys.merkle import verify_consistency
 from keys.note import split_note
 
 KEY_FILE = "log-key"
@@ -52,13 +51,17 @@ def compare(
     below = max((k for k in kept if k.checkpoint.size < new.size), default=None, key=_size)
     above = min((k for k in kept if k.checkpoint.size > new.size), default=None, key=_size)
     for k in kept:
-        if k.checkpoint.size == new.size and k.checkpoint.root_hash != new.root_hash:
+        if k.checkpoint.size != new.size:
+            continue
+        try:
+            check_extends(k.checkpoint, new, ())
+        except ForkedLogError:
             f.fail(
                 "split-view",
                 f"SPLIT VIEW: a checkpoint you kept and this bundle's both have {new.size} "
                 "entries but different contents, so the log showed two different histories.",
             )
-        elif k.checkpoint.size == new.size:
+        else:
             f.step(f"kept checkpoint of size {new.size}: same root: ok")
     # Consistency is transitive, so the nearest kept checkpoint on each side is enough.
     if below is not None:
@@ -89,7 +92,7 @@ def _size(k: KeptCheckpoint) -> int:
 
 def _consistent(old: Checkpoint, new: Checkpoint, proof: tuple[bytes, ...], f: Findings) -> None:
     try:
-        verify_consistency(old.size, new.size, proof, old.root_hash, new.root_hash)
+        check_extends(old, new, proof)
     except KeysError as exc:
         f.fail(
             "consistency-invalid",
