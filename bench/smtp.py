@@ -252,8 +252,8 @@ class Tally:
 
 def run(messages: int, clients: int, rounds: int) -> tuple[list[Row], dict[str, int]]:
     from client.mail.compose import compose
-    from keys.encoding import b64u_encode
     from keys.envelope import seal
+    from keys.mailparts import thread_local_part
 
     with tempfile.TemporaryDirectory(prefix="closedset-bench-smtp-") as tmp:
         data_dir = Path(tmp)
@@ -262,7 +262,7 @@ def run(messages: int, clients: int, rounds: int) -> tuple[list[Row], dict[str, 
         try:
             base = f"http://127.0.0.1:{relay.ports['http']}"
             ana_key, recipients, thread = asyncio.run(setup_thread(base))
-            to = f"{b64u_encode(thread)}@{DOMAIN}"
+            to = f"{thread_local_part(thread)}@{DOMAIN}"
 
             def sealed(text: bytes, prev: bytes | None) -> Any:
                 return seal(

@@ -8,6 +8,9 @@ mail clients may have re-wrapped it or quoted it with ``> ``; :mod:`keys.armor` 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
 from email import policy
 from email.message import Message
@@ -15,6 +18,7 @@ from email.parser import BytesParser
 from typing import Final
 
 from keys import armor
+from keys.errors import EncodingError
 
 ENVELOPE_MEDIA_TYPE: Final = "application/vnd.closedset.envelope"
 ATTACHMENT_NAME: Final = "envelope.asc"
@@ -22,6 +26,35 @@ ATTACHMENT_NAME: Final = "envelope.asc"
 # compat32 is the email package's fast path: no header objects are built, and we read only
 # Content-Type, Content-Disposition and the payload of each part.
 _PARSER: Final = BytesParser(policy=policy.compat32)
+
+
+# --- thread addresses ---------------------------------------------------------------------------
+
+THREAD_ID_SIZE: Final = 16
+_LOCAL_PART_RE: Final = re.compile(r"\A[a-z2-7]{26}\Z")
+
+
+def thread_local_part(thread: bytes) -> str:
+    """The local part of a thread's address: its id in lower-case base32 (RFC 4648), 26 letters
+    and digits. Mail systems may fold the case of a local part, and Postfix refuses one that
+    starts with "-" by default, so neither case nor punctuation may carry meaning here."""
+    if len(thread) != THREAD_ID_SIZE:
+        raise EncodingError(f"A thread id is {THREAD_ID_SIZE} bytes.")
+    return base64.b32encode(thread).decode("ascii").rstrip("=").lower()
+
+
+def parse_thread_local_part(local: str) -> bytes:
+    """The thread id a local part names (any case); refuse anything else."""
+    text = local.lower()
+    if not _LOCAL_PART_RE.match(text):
+        raise EncodingError("This is not a Closed Set thread address.")
+    try:
+        thread = base64.b32decode(text.upper() + "======")
+    except binascii.Error as exc:
+        raise EncodingError("This is not a Closed Set thread address.") from exc
+    if thread_local_part(thread) != text:  # stray bits in the last letter
+        raise EncodingError("This is not a Closed Set thread address.")
+    return thread
 
 
 @dataclass(frozen=True, slots=True)

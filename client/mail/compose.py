@@ -11,9 +11,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from keys import armor
-from keys.encoding import b64u_encode
 from keys.envelope import Envelope
-from keys.mailparts import ATTACHMENT_NAME, ENVELOPE_MEDIA_TYPE
+from keys.mailparts import ATTACHMENT_NAME, ENVELOPE_MEDIA_TYPE, thread_local_part
 
 SUBJECT = "Closed Set: encrypted message"
 TEXT = (
@@ -23,7 +22,7 @@ TEXT = (
 
 
 def thread_address(envelope: Envelope, relay_domain: str) -> str:
-    return f"{b64u_encode(envelope.context.thread)}@{relay_domain}"
+    return f"{thread_local_part(envelope.context.thread)}@{relay_domain}"
 
 
 def compose(envelope: Envelope, *, from_address: str, to_address: str) -> bytes:

@@ -1,4 +1,4 @@
-"""Thread addresses: ``<thread id, base64url>@<mail domain>``, one per thread, nothing else.
+"""Thread addresses: ``<thread id, lower-case base32>@<mail domain>``, one per thread.
 
 The local part is the thread id alone, so an address names no scene or person; whoever knows
 it still needs a member's signature to post (docs/email.md, "Addresses").
@@ -6,14 +6,13 @@ it still needs a member's signature to post (docs/email.md, "Addresses").
 
 from __future__ import annotations
 
-from keys.encoding import b64u_decode, b64u_encode
-from keys.envelope import THREAD_ID_SIZE
 from keys.errors import EncodingError
+from keys.mailparts import parse_thread_local_part, thread_local_part
 from relay.mail.errors import ForeignAddressError, NotAThreadAddressError
 
 
 def thread_address(thread_id: bytes, domain: str) -> str:
-    return f"{b64u_encode(thread_id)}@{domain}"
+    return f"{thread_local_part(thread_id)}@{domain}"
 
 
 def parse_thread_address(address: str, domain: str) -> bytes:
@@ -22,8 +21,6 @@ def parse_thread_address(address: str, domain: str) -> bytes:
     if not at or host.lower().rstrip(".") != domain:
         raise ForeignAddressError(address)
     try:
-        # Thread ids are case-sensitive base64url; a mail system that lowercases local parts
-        # breaks them, and then the address is simply unknown.
-        return b64u_decode(local, length=THREAD_ID_SIZE, what="thread address")
+        return parse_thread_local_part(local)
     except EncodingError as exc:
         raise NotAThreadAddressError(address) from exc

@@ -20,10 +20,9 @@ import nacl.signing
 from aiohttp.test_utils import TestServer
 
 from keys import armor
-from keys.encoding import b64u_encode
 from keys.envelope import Envelope
 from keys.identity import DeviceKeyPair, certify_device, make_identity_record
-from keys.mailparts import ATTACHMENT_NAME, ENVELOPE_MEDIA_TYPE
+from keys.mailparts import ATTACHMENT_NAME, ENVELOPE_MEDIA_TYPE, thread_local_part
 from relay.app import create_app
 from relay.mail.config import load_mail_config
 from relay.mail.runtime import MAIL
@@ -46,7 +45,7 @@ def person(name: str, role: str, email: str | None = None) -> Person:
 
 
 def address(thread: bytes) -> str:
-    return f"{b64u_encode(thread)}@{DOMAIN}"
+    return f"{thread_local_part(thread)}@{DOMAIN}"
 
 
 @dataclass
