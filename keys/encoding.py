@@ -8,7 +8,6 @@ the very same bytes is refused, so one value has exactly one encoding.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import functools
 import json
@@ -22,6 +21,7 @@ from keys.errors import EncodingError
 _B64U_RE = re.compile(r"\A[A-Za-z0-9_-]*\Z")
 # bytes.translate: str.translate is some twenty times slower on these short texts.
 _B64U_TO_STD = bytes.maketrans(b"-_", b"+/")
+_STD_TO_B64U = bytes.maketrans(b"+/", b"-_")
 _PADDING = (b"", b"", b"==", b"=")
 _SPARE_BITS = (0, 0, 0x0F, 0x03)
 _B64U_VALUE = {
@@ -31,7 +31,8 @@ _B64U_VALUE = {
 
 def b64u_encode(data: bytes) -> str:
     """Encode bytes as base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    encoded = binascii.b2a_base64(data, newline=False).translate(_STD_TO_B64U)
+    return encoded.rstrip(b"=").decode("ascii")
 
 
 def _to_std(text: str) -> bytes:
