@@ -3,6 +3,7 @@ and turning a stalled relay into one sentence."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -83,3 +84,8 @@ def write_or_print(ctx: Context, text: str, out: str | None, what: str) -> None:
     # A filled-in sheet is private; keep it readable by its owner only.
     write_private_file(path, text.encode("utf-8"))
     ctx.emit({"out": out, "template": text}, f"Wrote {what} to {out}.")
+
+
+def scene_arg(p: argparse.ArgumentParser) -> None:
+    """The SCENE argument every scene command takes."""
+    p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from client.cli._scene import brief_of, current_version, ic_only, in_scene
+from client.cli._scene import brief_of, current_version, ic_only, in_scene, scene_arg
 from client.cli.context import Context
 from client.cli.registry import Command, add_command
 from client.negotiate import SceneSession
@@ -112,12 +112,8 @@ def report(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _scene_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
-
-
 def _withdraw_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument(
         "--item",
         action="append",
@@ -129,7 +125,7 @@ def _withdraw_args(p: argparse.ArgumentParser) -> None:
 
 
 def _filmed_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument(
         "--acts",
         nargs="+",
@@ -141,7 +137,7 @@ def _filmed_args(p: argparse.ArgumentParser) -> None:
 
 
 def _checkin_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("--status", required=True, choices=CHECK_IN_STATUSES, help="how you are")
     p.add_argument("--note", help="anything to add")
     p.add_argument(
@@ -150,7 +146,7 @@ def _checkin_args(p: argparse.ArgumentParser) -> None:
 
 
 def _report_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument(
         "--kind",
         required=True,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from client.cli._scene import in_scene, run_async
+from client.cli._scene import in_scene, run_async, scene_arg
 from client.cli.context import Context, table
 from client.cli.registry import Command, add_command
 from client.negotiate import SceneSession
@@ -138,10 +138,6 @@ def thread_command(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _scene_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
-
-
 for _command in [
     Command(("scene", "list"), scene_list, "List your scenes.", "closedset scene list"),
     Command(
@@ -149,7 +145,7 @@ for _command in [
         scene_status,
         "Where a scene stands: phase, rider versions, who accepted, who is awaited, flags.",
         "closedset scene status scene-12",
-        _scene_arg,
+        scene_arg,
     ),
     Command(
         ("inbox",),
@@ -162,7 +158,7 @@ for _command in [
         thread_command,
         "Every statement of a scene you can read, in log order, one line each.",
         "closedset thread scene-12",
-        _scene_arg,
+        scene_arg,
     ),
 ]:
     add_command(_command)

@@ -13,6 +13,7 @@ from client.cli._scene import (
     current_version,
     ic_only,
     in_scene,
+    scene_arg,
     write_or_print,
 )
 from client.cli.context import Context, table
@@ -188,27 +189,23 @@ def counter(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _scene_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
-
-
 def _version_arg(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("--version", type=int, help="a rider version (default: the current one)")
 
 
 def _template_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("--out", help="write to FILE (new file)")
 
 
 def _propose_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("file", help="the rider file, or -")
 
 
 def _diff_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("--from", dest="from_", type=int, help="default: to - 1")
     p.add_argument("--to", type=int, help="default: the current version")
 

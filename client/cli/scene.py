@@ -7,7 +7,7 @@ import argparse
 import re
 from typing import Any
 
-from client.cli._scene import brief_of, ic_only, in_scene, run_async, scene_of
+from client.cli._scene import brief_of, ic_only, in_scene, run_async, scene_arg, scene_of
 from client.cli.context import Context
 from client.cli.registry import Command, add_command
 from client.errors import UsageError
@@ -239,12 +239,8 @@ def _requests_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--note", help="the director's note, for you")
 
 
-def _scene_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
-
-
 def _invite_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("--ttl", default="3d", help="how long it works (3d)")
     p.add_argument("--for", dest="for_", metavar="NAME", help="who it is for, to remind you")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from client.cli._scene import brief_of, ic_only, in_scene, write_or_print
+from client.cli._scene import brief_of, ic_only, in_scene, scene_arg, write_or_print
 from client.cli.context import Context, table
 from client.cli.registry import Command, add_command
 from client.errors import ClientError, UsageError
@@ -128,27 +128,23 @@ def render_review(result: Any, names: Names, everything: bool) -> str:
     return "\n".join(out)
 
 
-def _scene_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
-
-
 def _template_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("--out", help="write to FILE (new file)")
 
 
 def _submit_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("file", help="the filled-in sheet, or -")
 
 
 def _show_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("--performer", help="IC: whose sheet")
 
 
 def _review_args(p: argparse.ArgumentParser) -> None:
-    _scene_arg(p)
+    scene_arg(p)
     p.add_argument("--all", action="store_true", help="also acts everyone refused")
 
 
