@@ -59,6 +59,5 @@ add_command(
         lambda p: p.add_argument(
             "--relay", help="use this running relay instead of starting one (its URL)"
         ),
-        needs_profile=False,
     )
 )

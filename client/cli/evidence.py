@@ -150,6 +150,5 @@ add_command(
         "Verify an evidence bundle offline and print a report a lawyer can read.",
         "closedset verify lighthouse-evidence.asc --log-key 'relay.example.org/log+...'",
         _verify_arguments,
-        needs_profile=False,
     )
 )

@@ -63,11 +63,7 @@ def _load_commands() -> list[registry.Command]:
         for path, handler, summary, example, arguments in entry.load()():
             registry.add_command(
                 registry.Command(
-                    tuple(path),
-                    _plain(handler),
-                    summary,
-                    example,
-                    arguments,
+                    tuple(path), _plain(handler), summary, example, arguments, common_options=False
                 )
             )
     return registry.commands()
@@ -102,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                 )
         leaf = groups[command.path[:-1]].add_parser(
             command.path[-1],
-            parents=[common],
+            parents=[common] if command.common_options else [],
             help=command.summary,
             description=command.summary,
             epilog=f"example:\n  {command.example}",

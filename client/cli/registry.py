@@ -23,7 +23,9 @@ class Command:
     summary: str
     example: str
     arguments: Callable[[argparse.ArgumentParser], Any] | None = None
-    needs_profile: bool = True
+    # --home, --passphrase-file, --json, --verbose: the people's options; the relay's own
+    # commands (a plugin) take none of them.
+    common_options: bool = True
 
 
 _COMMANDS: list[Command] = []

@@ -220,7 +220,6 @@ add_command(
         "closedset witness serve --listen 127.0.0.1:7380 "
         "--log relay.example/log=relay.example/log+1a2b3c4d+AQ...",
         _serve_arguments,
-        needs_profile=False,
     )
 )
 add_command(
@@ -230,7 +229,6 @@ add_command(
         "Print the witness's cosignature verifier key (created if missing).",
         "closedset witness key",
         _key_arguments,
-        needs_profile=False,
     )
 )
 add_command(
@@ -240,6 +238,5 @@ add_command(
         "Follow a relay's log and catch a split view (exit 3).",
         "closedset log watch https://relay.example --once",
         _watch_arguments,
-        needs_profile=False,
     )
 )

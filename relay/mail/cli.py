@@ -21,6 +21,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
     _common(parser)
     parser.add_argument("--all", action="store_true", help="list sent mail too")
+    parser.add_argument("--json", action="store_true", help="print the outbox as JSON")
 
 
 def _time(ms: int | None) -> str:
@@ -52,7 +53,7 @@ def status(args: argparse.Namespace) -> int:
         entries, counts = asyncio.run(read())
     except Exception as exc:  # no database, or one never migrated: the operator's to fix
         return _fail(f"reading the mail outbox at {config.database_url} failed: {exc}")
-    if getattr(args, "json", False):
+    if args.json:
         print(json.dumps({"counts": counts, "mail": [asdict(e) for e in entries]}, indent=2))
         return 0
     print(", ".join(f"{count} {name}" for name, count in counts.items()))
