@@ -89,3 +89,9 @@ def write_or_print(ctx: Context, text: str, out: str | None, what: str) -> None:
 def scene_arg(p: argparse.ArgumentParser) -> None:
     """The SCENE argument every scene command takes."""
     p.add_argument("scene", help="the scene's alias (see `closedset scene list`)")
+
+
+def template_args(p: argparse.ArgumentParser) -> None:
+    """SCENE and --out, as `sheet template` and `rider template` take them."""
+    scene_arg(p)
+    p.add_argument("--out", help="write to FILE (new file)")

@@ -14,6 +14,7 @@ from client.cli._scene import (
     ic_only,
     in_scene,
     scene_arg,
+    template_args,
     write_or_print,
 )
 from client.cli.context import Context, table
@@ -194,11 +195,6 @@ def _version_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--version", type=int, help="a rider version (default: the current one)")
 
 
-def _template_args(p: argparse.ArgumentParser) -> None:
-    scene_arg(p)
-    p.add_argument("--out", help="write to FILE (new file)")
-
-
 def _propose_args(p: argparse.ArgumentParser) -> None:
     scene_arg(p)
     p.add_argument("file", help="the rider file, or -")
@@ -226,7 +222,7 @@ for _command in [
         template,
         "IC: write the next rider version to edit: v1 from the overlap, else the current one.",
         "closedset rider template scene-12 --out rider.toml",
-        _template_args,
+        template_args,
     ),
     Command(
         ("rider", "propose"),

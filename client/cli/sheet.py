@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from client.cli._scene import brief_of, ic_only, in_scene, scene_arg, write_or_print
+from client.cli._scene import brief_of, ic_only, in_scene, scene_arg, template_args, write_or_print
 from client.cli.context import Context, table
 from client.cli.registry import Command, add_command
 from client.errors import ClientError, UsageError
@@ -128,11 +128,6 @@ def render_review(result: Any, names: Names, everything: bool) -> str:
     return "\n".join(out)
 
 
-def _template_args(p: argparse.ArgumentParser) -> None:
-    scene_arg(p)
-    p.add_argument("--out", help="write to FILE (new file)")
-
-
 def _submit_args(p: argparse.ArgumentParser) -> None:
     scene_arg(p)
     p.add_argument("file", help="the filled-in sheet, or -")
@@ -154,7 +149,7 @@ for _command in [
         template,
         "Write your boundary sheet for a scene as TOML to fill in (your last one, if sent).",
         "closedset sheet template lighthouse --out sheet.toml",
-        _template_args,
+        template_args,
     ),
     Command(
         ("sheet", "submit"),
