@@ -132,11 +132,17 @@ class Member:
         )
 
 
-def sign(member: Member, method: str, target: str, body: bytes) -> dict[str, str]:
-    from keys.httpsig import sign_request
+def sign(member: Member, method: str, target: str, body: bytes, base: str) -> dict[str, str]:
+    from keys.httpsig import authority_of, sign_request
 
     headers = sign_request(
-        member.key, method, target, body, created=int(time.time()), nonce=os.urandom(16)
+        member.key,
+        method,
+        target,
+        body,
+        authority=authority_of(base),
+        created=int(time.time()),
+        nonce=os.urandom(16),
     )
     return {"Content-Type": "application/json", **headers}
 
@@ -153,7 +159,13 @@ def seal_envelope(
 
 
 def make_requests(
-    members: Sequence[Member], thread: bytes, prev: bytes, first: int, count: int, size: int
+    members: Sequence[Member],
+    thread: bytes,
+    prev: bytes,
+    first: int,
+    count: int,
+    size: int,
+    base: str,
 ) -> list[Request]:
     """Sealed envelopes and their signed POSTs; senders take turns (runs in a worker)."""
     from keys.encoding import b64u_encode
@@ -164,12 +176,18 @@ def make_requests(
     for i in range(first, first + count):
         sender = keys[i % len(keys)][0]
         body = seal_envelope(sender, members, thread, prev, os.urandom(size))
-        out.append((target, body, sign(sender, "POST", target, body)))
+        out.append((target, body, sign(sender, "POST", target, body, base)))
     return out
 
 
 def generate(
-    members: Sequence[Member], thread: bytes, prev: bytes, count: int, size: int, workers: int
+    members: Sequence[Member],
+    thread: bytes,
+    prev: bytes,
+    count: int,
+    size: int,
+    workers: int,
+    base: str,
 ) -> list[Request]:
     chunk = max(1, math.ceil(count / (workers * 4)))
     spans = [(i, min(chunk, count - i)) for i in range(0, count, chunk)]
@@ -177,7 +195,9 @@ def generate(
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         parts = pool.map(
             make_requests,
-            *zip(*[(members, thread, prev, first, n, size) for first, n in spans], strict=True),
+            *zip(
+                *[(members, thread, prev, first, n, size, base) for first, n in spans], strict=True
+            ),
         )
         return [request for part in parts for request in part]
 
@@ -604,7 +624,7 @@ async def setup_thread(base: str) -> tuple[list[Member], bytes, bytes]:
         async def call(who: Member, target: str, body: bytes | dict[str, Any]) -> Any:
             data = json.dumps(body).encode() if isinstance(body, dict) else body
             async with http.post(
-                base + target, data=data, headers=sign(who, "POST", target, data)
+                base + target, data=data, headers=sign(who, "POST", target, data, base)
             ) as r:
                 answer = await r.read()
                 if r.status not in (200, 201):
@@ -762,7 +782,13 @@ async def run(args: argparse.Namespace, data_dir: Path, database_url: str) -> Re
         saturation_count = args.pool or int(args.max_rate * (SATURATION_WARMUP + args.seconds))
         started = time.perf_counter()
         made = generate(
-            members, thread, prev, saturation_count + latency_count, args.size, os.cpu_count() or 2
+            members,
+            thread,
+            prev,
+            saturation_count + latency_count,
+            args.size,
+            os.cpu_count() or 2,
+            relay.base,
         )
         generation_s = time.perf_counter() - started
         saturation_pool, latency_pool = made[:saturation_count], made[saturation_count:]

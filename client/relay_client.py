@@ -26,7 +26,7 @@ from client.receipts import VerifiedReceipt, verify_receipt
 from keys.encoding import b64u_decode, b64u_encode, canonical_json
 from keys.envelope import Envelope
 from keys.errors import KeysError
-from keys.httpsig import NONCE_SIZE, sign_request
+from keys.httpsig import NONCE_SIZE, authority_of, sign_request
 from keys.identity import Fingerprint, KeyHistory, decode_history, encode_history
 from keys.logentry import RecordType, decode_entry
 from keys.note import NoteVerifier
@@ -115,6 +115,7 @@ class RelayClient:
             method,
             url.raw_path_qs,
             body,
+            authority=authority_of(str(self.base_url)),
             created=int(self._clock()),
             nonce=random_bytes(NONCE_SIZE),
         )

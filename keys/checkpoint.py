@@ -81,6 +81,9 @@ def check_extends(old: Checkpoint, new: Checkpoint, proof: Sequence[bytes]) -> b
 
 def parse_decimal(text: str, *, what: str, maximum: int = MAX_TREE_SIZE) -> int:
     """Parse ASCII decimal with no leading zeroes (``0`` itself allowed), up to ``maximum``."""
+    if len(text) > len(str(maximum)):
+        # Checked first: int() of thousands of digits is slow, and past 4300 raises ValueError.
+        raise EncodingError(f"The {what} is longer than the {len(str(maximum))} digits allowed.")
     if not _DECIMAL_RE.match(text):
         raise EncodingError(f"The {what} {text!r} is not a decimal number without leading zeroes.")
     value = int(text)

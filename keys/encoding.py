@@ -116,22 +116,138 @@ def canonical_json(value: Any) -> bytes:
         raise EncodingError(f"The value cannot be encoded canonically: {exc}.") from exc
 
 
-def parse_canonical_json(data: bytes, *, what: str = "document") -> Any:
-    """Parse JSON that must already be in RFC 8785 form; refuse any other spelling."""
+# --- the one bounded JSON parser ----------------------------------------------------------------
+#
+# Every document from outside (a request body, a mailed envelope, a file someone sent) is parsed
+# here, so that no input can make the parser itself fail: nesting is bounded before parsing
+# starts (CPython's parser would otherwise recurse until RecursionError), integers are bounded by
+# their digit count before int() sees them (int() of 4300+ digits raises ValueError, and is
+# quadratic below that) and then to I-JSON's exact range (RFC 7493 section 2.2), and floats,
+# which no Closed Set format uses, are bounded in length.
+
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects any Closed Set document has, with room to spare."""
+MAX_JSON_INT = 2**53 - 1
+"""I-JSON's exact integers: every implementation reads them alike (RFC 7493 section 2.2)."""
+_MAX_NUMBER_CHARS = 32
+# A string (unrolled, so the engine loops on one character class) or a bracket.
+_DEPTH_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+class JsonLimitError(EncodingError):
+    """A JSON document nests too deep or holds a number too large for any Closed Set format."""
+
+
+def _check_depth(data: bytes, limit: int, what: str) -> None:
+    # Fast path: a document with few brackets cannot nest deeper than their count.
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return
+    depth = 0
+    for match in _DEPTH_TOKEN.finditer(data):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                raise JsonLimitError(f"The {what} nests deeper than {limit} levels.")
+        elif token in (b"]", b"}"):
+            depth -= 1
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise JsonLimitError("a number is too long")
+    value = int(text)
+    if not -MAX_JSON_INT <= value <= MAX_JSON_INT:
+        raise JsonLimitError("an integer is outside -(2^53-1) .. 2^53-1")
+    return value
+
+
+def _bounded_float(text: str) -> float:
+    if len(text) > _MAX_NUMBER_CHARS:
+        raise JsonLimitError("a number is too long")
+    return float(text)
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate member names")
+    return result
+
+
+def _loads(data: bytes, what: str, max_depth: int, **hooks: Any) -> Any:
+    if type(data) is not bytes:
+        data = bytes(data)
+    _check_depth(data, max_depth, what)
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant, **hooks)
+    except JsonLimitError as exc:
+        raise JsonLimitError(f"The {what} holds a number out of range: {exc}.") from exc
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError, RecursionError) as exc:
+        # (RecursionError cannot happen after the depth check; kept as a last guard.)
+        raise EncodingError(f"The {what} is not valid JSON.") from exc
+
+
+def parse_json(
+    data: bytes, *, what: str = "document", max_depth: int = MAX_JSON_DEPTH, floats: bool = False
+) -> Any:
+    """Parse untrusted JSON with bounded nesting and numbers, refusing duplicate member names.
+
+    Integers must lie within I-JSON's exact range; floats are refused unless ``floats``. Every
+    refusal is an :class:`EncodingError` (:class:`JsonLimitError` for the bounds).
+    """
+    return _loads(
+        data,
+        what,
+        max_depth,
+        parse_int=_bounded_int,
+        parse_float=_bounded_float if floats else _refuse_float,
+        object_pairs_hook=_unique_object,
+    )
+
+
+def parse_json_object(
+    data: bytes, fields: frozenset[str], *, what: str = "request body"
+) -> dict[str, Any]:
+    """Parse untrusted JSON that must be an object with exactly ``fields``."""
+    value = parse_json(data, what=what)
+    if type(value) is not dict or value.keys() != fields:
+        raise EncodingError(
+            f"The {what} must be a JSON object with exactly {', '.join(sorted(fields))}."
+        )
+    return value
+
+
+def json_int(value: Any, what: str, *, minimum: int = 0, maximum: int = MAX_JSON_INT) -> int:
+    """A parsed JSON value that must be an integer (not a bool, float or string) in range."""
+    if type(value) is not int or not minimum <= value <= maximum:
+        raise EncodingError(f"The {what} must be a whole number from {minimum} to {maximum}.")
+    return value
+
+
+def _refuse_float(text: str) -> float:
+    raise JsonLimitError("a number with a fraction or exponent is not accepted")
+
+
+def parse_canonical_json(
+    data: bytes, *, what: str = "document", max_depth: int = MAX_JSON_DEPTH
+) -> Any:
+    """Parse JSON that must already be in RFC 8785 form; refuse any other spelling.
+
+    Bounded like :func:`parse_json` (nesting, number length and integer range).
+    """
     subset = _ParseSubset()
     # An ASCII document has ASCII member names, and a duplicate name is refused anyway by the
     # comparison below (the parsed value re-encodes shorter), so it needs no per-object hook.
     pairs_hook = None if data.isascii() else subset.object
-    try:
-        value = json.loads(
-            data.decode("utf-8"),
-            parse_constant=_refuse_constant,
-            parse_float=subset.float,
-            parse_int=subset.int,
-            object_pairs_hook=pairs_hook,
-        )
-    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
-        raise EncodingError(f"The {what} is not valid JSON.") from exc
+    value = _loads(
+        data,
+        what,
+        max_depth,
+        parse_float=subset.float,
+        parse_int=subset.int,
+        object_pairs_hook=pairs_hook,
+    )
     # The hooks saw every number and key while parsing, so the subset test needs no walk.
     encoded = _fast_encode(value) if subset.fast else canonical_json(value)
     if encoded != data:
@@ -147,13 +263,11 @@ class _ParseSubset:
 
     def float(self, text: str) -> float:
         self.fast = False
-        return float(text)
+        return _bounded_float(text)
 
     def int(self, text: str) -> int:
-        value = int(text)
-        if not -_FAST_INT_LIMIT <= value <= _FAST_INT_LIMIT:
-            self.fast = False
-        return value
+        # The fast subset's range is I-JSON's: an integer outside it is refused outright.
+        return _bounded_int(text)
 
     def object(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         result = dict(pairs)

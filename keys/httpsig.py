@@ -1,11 +1,12 @@
 """HTTP Message Signatures (RFC 9421) with Ed25519, as the relay's request authentication.
 
-A request is signed over its method, path, query and Content-Digest (RFC 9530, SHA-256 of
-the body), with ``created`` time, a random ``nonce``, the ``keyid`` (base64url of the
-caller's Ed25519 identity key), ``alg="ed25519"`` and ``tag="closedset"``::
+A request is signed over its method, authority (the relay's public host and port, so a
+request made for one relay is refused by every other), path, query and Content-Digest
+(RFC 9530, SHA-256 of the body), with ``created`` time, a random ``nonce``, the ``keyid``
+(base64url of the caller's Ed25519 identity key), ``alg="ed25519"`` and ``tag="closedset"``::
 
     Content-Digest: sha-256=:<base64 SHA-256(body)>:
-    Signature-Input: sig1=("@method" "@path" "@query" "content-digest");created=...;\
+    Signature-Input: sig1=("@method" "@authority" "@path" "@query" "content-digest");created=...;\
 nonce="...";keyid="...";alg="ed25519";tag="closedset"
     Signature: sig1=:<base64 Ed25519 signature over the signature base>:
 
@@ -21,6 +22,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import nacl.exceptions
 import nacl.signing
@@ -28,7 +30,7 @@ import nacl.signing
 from keys.encoding import b64u_decode, b64u_encode
 from keys.errors import EncodingError, LimitError, SignatureError, VerificationError
 
-COMPONENTS = ("@method", "@path", "@query", "content-digest")
+COMPONENTS = ("@method", "@authority", "@path", "@query", "content-digest")
 LABEL = "sig1"
 ALG = "ed25519"
 TAG = "closedset"
@@ -71,6 +73,30 @@ def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_AUTHORITY_RE = re.compile(r"\A(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?\Z")
+
+
+def authority_of(url: str) -> str:
+    """The RFC 9421 ``@authority`` of a base URL: lower-case host, port only if not the default.
+
+    ``authority_of("https://Relay.Example:443/x") == "relay.example"``.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise MalformedSignatureError(f"The URL {url!r} has no valid authority.") from exc
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise MalformedSignatureError(f"The URL {url!r} has no host.")
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        host = f"{host}:{port}"
+    return host
+
+
 def _split_target(target: str) -> tuple[str, str]:
     if len(target) > MAX_TARGET_LENGTH or not target.startswith("/"):
         raise MalformedSignatureError("The request target must be an absolute path.")
@@ -90,11 +116,14 @@ _CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 """Control characters other than the line feed that joins the lines (and DEL): never signed."""
 
 
-def signature_base(method: str, target: str, digest: str, params: str) -> bytes:
+def signature_base(method: str, authority: str, target: str, digest: str, params: str) -> bytes:
     """The RFC 9421 signature base: one line per component, then ``@signature-params``."""
     path, query = _split_target(target)
+    if not _AUTHORITY_RE.match(authority):
+        raise MalformedSignatureError("The request authority is not a lower-case host[:port].")
     lines = [
         f'"@method": {method.upper()}',
+        f'"@authority": {authority}',
         f'"@path": {path}',
         f'"@query": {query}',
         f'"content-digest": {digest}',
@@ -112,15 +141,19 @@ def sign_request(
     target: str,
     body: bytes,
     *,
+    authority: str,
     created: int,
     nonce: bytes,
 ) -> dict[str, str]:
-    """The three headers that authenticate a request as coming from ``key``'s identity."""
+    """The three headers that authenticate a request as coming from ``key``'s identity.
+
+    ``authority`` is the relay's, from :func:`authority_of` of its base URL.
+    """
     if len(nonce) != NONCE_SIZE:
         raise EncodingError(f"A request nonce is {NONCE_SIZE} bytes.")
     digest = content_digest(body)
     params = _params(created, nonce, b64u_encode(bytes(key.verify_key)))
-    signature = key.sign(signature_base(method, target, digest, params)).signature
+    signature = key.sign(signature_base(method, authority, target, digest, params)).signature
     return {
         "Content-Digest": digest,
         "Signature-Input": f"{LABEL}={params}",
@@ -129,7 +162,7 @@ def sign_request(
 
 
 _INPUT_RE = re.compile(
-    r'\Asig1=(\("@method" "@path" "@query" "content-digest"\)'
+    r'\Asig1=(\("@method" "@authority" "@path" "@query" "content-digest"\)'
     r";created=(?P<created>[0-9]{1,15})"
     r';nonce="(?P<nonce>[A-Za-z0-9_-]{1,64})"'
     r';keyid="(?P<keyid>[A-Za-z0-9_-]{43})"'
@@ -146,10 +179,12 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def verify_request(
-    method: str, target: str, headers: Mapping[str, str], body: bytes
+    method: str, target: str, headers: Mapping[str, str], body: bytes, *, authority: str
 ) -> SignedRequest:
     """Check a request's signature and digest; the caller then applies time and replay rules.
 
+    ``authority`` is the verifier's own (its public URL's, by :func:`authority_of`), never the
+    request's Host header: a request signed for another relay does not verify here.
     ``headers`` must be case-insensitive (as aiohttp's and http.client's are).
     """
     signature_input = _header(headers, "Signature-Input")
@@ -177,7 +212,7 @@ def verify_request(
         signature = base64.b64decode(sig_match["sig"], validate=True)
     except (EncodingError, binascii.Error) as exc:
         raise MalformedSignatureError(f"The request signature is malformed: {exc}") from exc
-    base = signature_base(method, target, digest.strip(), match.group(1))
+    base = signature_base(method, authority, target, digest.strip(), match.group(1))
     try:
         nacl.signing.VerifyKey(identity_key).verify(base, signature)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError) as exc:

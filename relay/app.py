@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from keys.httpsig import authority_of
 from keys.note import NoteSigner
 from relay.config import RelayConfig
 from relay.db.engine import create_engine, sequencer_engine, session_factory
 from relay.http import envelopes, identities, stream, threads
-from relay.http.auth import auth_middleware, public
+from relay.http.auth import REPLAY_GUARD, auth_middleware, public
 from relay.http.common import BACKEND, CLOCK
 from relay.http.errors import problem_middleware
 from relay.http.limits import address_limit_middleware, identity_limit_middleware
 from relay.http.openapi import openapi_document
+from relay.http.replay import ReplayGuard
 from relay.keyfile import load_or_create_log_key
 from relay.log.entry import RecordType
 from relay.log.http import LOG_STORE, add_log_routes
@@ -57,7 +60,9 @@ def create_app(
         middlewares=[
             problem_middleware,
             address_limit_middleware(limits.per_address, limits.max_body_bytes, clock),
-            auth_middleware(max_skew=limits.clock_skew, clock=clock),
+            auth_middleware(
+                max_skew=limits.clock_skew, clock=clock, authority=_authority(config.public_url)
+            ),
             identity_limit_middleware(limits.per_identity, clock),
         ],
     )
@@ -85,6 +90,11 @@ def create_app(
     return app
 
 
+def _authority(public_url: str) -> str | None:
+    """The ``@authority`` requests must be signed for; None for "the port I was given" (:0)."""
+    return None if urlsplit(public_url).port == 0 else authority_of(public_url)
+
+
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     config, signer, store = app[CONFIG], app[LOG_SIGNER], app[LOG_STORE]
     engine = store.engine
@@ -103,6 +113,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         # Envelope rows are checked and written once per round, inside its transaction.
         sequencer.add_round_writer(RecordType.ENVELOPE, envelope_service.write_round)
         sessions = session_factory(engine)
+        app[REPLAY_GUARD] = ReplayGuard(engine)
         app[BACKEND] = Backend(
             sessions, store, sequencer, config.limits, Hub(), AdmissionCache(sessions)
         )

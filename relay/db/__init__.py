@@ -4,7 +4,15 @@ the API's, the mail outbox).
 Every model shares :class:`Base`, so Alembic sees one metadata (``relay/migrations``).
 """
 
-from relay.db.api_models import Identity, IdentityRecord, Invite, Member, StoredEnvelope, Thread
+from relay.db.api_models import (
+    Identity,
+    IdentityRecord,
+    Invite,
+    Member,
+    RequestNonce,
+    StoredEnvelope,
+    Thread,
+)
 from relay.db.base import Base
 from relay.db.engine import create_engine, session_factory
 from relay.db.log_models import LogCheckpoint, LogEntry, LogNode
@@ -20,6 +28,7 @@ __all__ = [
     "LogNode",
     "Member",
     "OutgoingMail",
+    "RequestNonce",
     "StoredEnvelope",
     "Thread",
     "create_engine",

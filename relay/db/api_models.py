@@ -115,3 +115,18 @@ class StoredEnvelope(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     log_index: Mapped[int] = mapped_column(BigInteger, unique=True, nullable=False)
     received_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class RequestNonce(Base):
+    """A signed request's (key, nonce), kept until its ``created`` time leaves the clock window.
+
+    The replay cache (relay.http.replay): a row is written, and committed, before a signed
+    request is answered, so a captured request cannot be replayed after a restart, nor to
+    another process on the same database. It is the request's signature, not its content.
+    """
+
+    __tablename__ = "request_nonces"
+
+    identity_key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)

@@ -1,29 +1,30 @@
 """Request authentication: every non-public route needs an RFC 9421 signature by the caller.
 
 The signature itself is checked by :mod:`keys.httpsig`; this adapter adds the relay's
-policy: the ``created`` time must be within ``max_skew`` seconds of the relay's clock, and a
-(key, nonce) pair is accepted once (replays within the window are refused; older ones are
-stale anyway). The nonce cache lives in this process: a relay run as several processes
-behind one address must pin each caller to one process or share the cache.
+policy: the signature must cover this relay's own ``@authority`` (its public URL's host and
+port, so a request signed for another relay is refused), the ``created`` time must be within
+``max_skew`` seconds of the relay's clock, and a (key, nonce) pair is accepted once: the replay
+cache is a database table (:mod:`relay.http.replay`), so it survives restarts and is shared by
+every process on the same database.
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from keys.errors import KeysError
-from keys.httpsig import MissingSignatureError, verify_request
+from keys.httpsig import BadRequestSignatureError, MissingSignatureError, verify_request
+from relay.http.replay import ReplayGuard
 from relay.problem import problem
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CALLER = web.RequestKey("closedset.caller", bytes)
 _PUBLIC_ATTR = "__closedset_public__"
-MAX_NONCES = 200_000
+REPLAY_GUARD = web.AppKey("closedset.replay_guard", ReplayGuard)
 
 
 def public(handler: Any) -> Any:
@@ -45,27 +46,6 @@ def caller_or_none(request: web.Request) -> bytes | None:
     return key if isinstance(key, bytes) else None
 
 
-class ReplayCache:
-    """Remembers (key, nonce) pairs until they fall out of the time window."""
-
-    def __init__(self, window: int, limit: int = MAX_NONCES) -> None:
-        self.window = window
-        self.limit = limit
-        self._seen: OrderedDict[tuple[bytes, bytes], float] = OrderedDict()
-
-    def check_and_add(self, key: bytes, nonce: bytes, created: int, now: float) -> bool:
-        """True if new (and now remembered); False if seen within the window."""
-        while self._seen:
-            oldest, expiry = next(iter(self._seen.items()))
-            if expiry > now and len(self._seen) < self.limit:
-                break
-            del self._seen[oldest]
-        if (key, nonce) in self._seen:
-            return False
-        self._seen[(key, nonce)] = max(now, created) + self.window
-        return True
-
-
 def _is_public(request: web.Request) -> bool:
     handler = request.match_info.handler
     return (
@@ -73,19 +53,42 @@ def _is_public(request: web.Request) -> bool:
     )
 
 
-def auth_middleware(*, max_skew: int = 300, clock: Callable[[], float] = time.time) -> Any:
-    cache = ReplayCache(window=2 * max_skew)
+def request_authority(request: web.Request, configured: str | None) -> str:
+    """The authority requests must be signed for: the public URL's, or (a relay told to pick
+    its own port) the address the connection reached."""
+    if configured is not None:
+        return configured
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:
+        return ""
+    host, port = sockname[0], sockname[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def auth_middleware(
+    *, max_skew: int = 300, clock: Callable[[], float] = time.time, authority: str | None = None
+) -> Any:
+    """``authority`` is this relay's (``keys.httpsig.authority_of`` of its public URL); None
+    when the public URL's port is 0, and the listening socket's address is used instead."""
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if _is_public(request):
-            # A public route still learns who signed, if anyone did and it verifies.
             return await handler(request)
         body = await request.read()
+        expected = request_authority(request, authority)
         try:
-            signed = verify_request(request.method, request.raw_path, request.headers, body)
+            signed = verify_request(
+                request.method, request.raw_path, request.headers, body, authority=expected
+            )
         except MissingSignatureError as exc:
             return problem(401, str(exc), headers={"WWW-Authenticate": 'Signature tag="closedset"'})
+        except BadRequestSignatureError:
+            return problem(
+                401,
+                f"The request signature does not verify for this relay ({expected}); sign "
+                "requests with your identity key for this relay's own address.",
+            )
         except KeysError as exc:
             return problem(401, str(exc))
         now = clock()
@@ -95,7 +98,11 @@ def auth_middleware(*, max_skew: int = 300, clock: Callable[[], float] = time.ti
                 f"The request was signed at {signed.created}, more than {max_skew} seconds "
                 "from the relay's clock; check your computer's clock and sign again.",
             )
-        if not cache.check_and_add(signed.identity_key, signed.nonce, signed.created, now):
+        # Kept until the signature is stale everywhere: created + skew, plus the skew again
+        # for a relay clock that runs behind.
+        expires = int(max(now, signed.created)) + 2 * max_skew
+        guard = request.app[REPLAY_GUARD]
+        if not await guard.claim(signed.identity_key, signed.nonce, expires, now):
             return problem(401, "This signed request was already received; sign a new one.")
         request[_CALLER] = signed.identity_key
         return await handler(request)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
-from keys.encoding import b64u_decode, b64u_encode
+from keys.encoding import MAX_JSON_INT, b64u_decode, b64u_encode, parse_json_object
 from keys.errors import EncodingError
 from keys.identity import Fingerprint
 from relay.errors import InvalidRequestError
@@ -34,16 +33,11 @@ def now_ms(request: web.Request) -> int:
 
 
 async def json_object(request: web.Request, fields: frozenset[str]) -> dict[str, Any]:
-    """The body as a JSON object with exactly ``fields``."""
+    """The body as a JSON object with exactly ``fields`` (``keys.encoding``'s bounded parser)."""
     try:
-        value = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequestError("The request body is not valid JSON.") from exc
-    if not isinstance(value, dict) or set(value) != fields:
-        raise InvalidRequestError(
-            f"The request body must be a JSON object with exactly {', '.join(sorted(fields))}."
-        )
-    return value
+        return parse_json_object(await request.read(), fields)
+    except EncodingError as exc:
+        raise InvalidRequestError(str(exc)) from exc
 
 
 def b64u_field(value: Any, name: str, length: int) -> bytes:
@@ -54,7 +48,7 @@ def b64u_field(value: Any, name: str, length: int) -> bytes:
 
 
 def int_field(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+    if type(value) is not int or not 0 <= value <= MAX_JSON_INT:
         raise InvalidRequestError(f"The {name} must be a whole number of seconds since 1970.")
     return value
 

@@ -11,6 +11,7 @@ import json
 from aiohttp import web
 
 from keys.checkpoint import parse_decimal
+from keys.encoding import MAX_JSON_INT
 from keys.errors import EncodingError
 from relay.errors import InvalidRequestError
 from relay.http.auth import caller
@@ -25,7 +26,7 @@ def _query_int(request: web.Request, name: str, default: int) -> int:
     if text is None:
         return default
     try:
-        return parse_decimal(text, what=name)
+        return parse_decimal(text, what=name, maximum=MAX_JSON_INT)
     except EncodingError as exc:
         raise InvalidRequestError(str(exc)) from exc
 

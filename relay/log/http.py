@@ -36,6 +36,11 @@ NO_STORE = "no-store"
 # <N> as zero-padded 3-digit elements, "x" on all but the last, then an optional ".p/<W>".
 _TILE_PATH_RE = re.compile(r"\A((?:x[0-9]{3}/)*)([0-9]{3})(?:\.p/([1-9][0-9]{0,2}))?\Z")
 _LEVEL_RE = re.compile(r"\A(0|[1-9][0-9]?)\Z")
+# Indices and sizes this relay answers for: its database stores signed 64-bit integers, and
+# I-JSON readers all read integers up to 2^53 - 1 exactly, so that is the ceiling (about 9e15
+# entries, far past any real log). Past it the answer is a 400, never a database overflow.
+MAX_INDEX = 2**53 - 1
+_MAX_TILE_PATH = 64
 
 
 def add_log_routes(
@@ -74,11 +79,15 @@ class _BadRequest(Exception):
 
 
 def _parse_tile_path(path: str) -> tuple[int, int]:
+    if len(path) > _MAX_TILE_PATH:
+        raise _BadRequest("The tile path is longer than any tile index of this log.")
     match = _TILE_PATH_RE.match(path)
     if match is None:
         raise _BadRequest(f"The tile path {path!r} is not a C2SP tlog-tiles index path.")
     elements = [e[1:] for e in match.group(1).split("/") if e] + [match.group(2)]
     index = int("".join(elements))
+    if index > MAX_INDEX // TILE_WIDTH:
+        raise _BadRequest(f"The tile index {index} is beyond any size this log can reach.")
     width = TILE_WIDTH if match.group(3) is None else int(match.group(3))
     if width > TILE_WIDTH - 1 and match.group(3) is not None:
         raise _BadRequest(f"The partial tile width {width} is not between 1 and 255.")
@@ -92,7 +101,7 @@ def _decimal(request: web.Request, name: str) -> int:
     if text is None:
         raise _BadRequest(f"The query parameter {name!r} is required.")
     try:
-        return parse_decimal(text, what=name)
+        return parse_decimal(text, what=name, maximum=MAX_INDEX)
     except EncodingError as exc:
         raise _BadRequest(str(exc)) from exc
 
@@ -181,7 +190,7 @@ async def get_consistency_proof(request: web.Request) -> web.Response:
 
 async def get_tlog_proof(request: web.Request) -> web.Response:
     try:
-        index = parse_decimal(request.match_info["index"], what="index")
+        index = parse_decimal(request.match_info["index"], what="index", maximum=MAX_INDEX)
     except EncodingError as exc:
         return _bad(exc)
     store = request.app[LOG_STORE]
