@@ -51,6 +51,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import io
 import json
 import math
@@ -205,8 +206,13 @@ def generate(
 # --- the two servers, each in its own process ------------------------------------------------
 
 
-async def _serve(app: web.Application, conn: Connection, profiler: cProfile.Profile | None) -> None:
-    runner = web.AppRunner(app, handle_signals=False)
+async def _serve(
+    app: web.Application,
+    conn: Connection,
+    profiler: cProfile.Profile | None,
+    runner_class: Callable[..., web.AppRunner] = web.AppRunner,
+) -> None:
+    runner = runner_class(app, handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -242,6 +248,7 @@ async def _serve(app: web.Application, conn: Connection, profiler: cProfile.Prof
 def relay_process(conn: Connection, data_dir: str, database_url: str, profile: bool) -> None:
     from relay.app import create_app
     from relay.config import Limits, RateLimit, load_config
+    from relay.http.server import RelayRunner
 
     config = load_config(
         None, {}, {"data_dir": data_dir, "database_url": database_url, "http": "127.0.0.1:0"}
@@ -251,7 +258,9 @@ def relay_process(conn: Connection, data_dir: str, database_url: str, profile: b
         config, limits=Limits(per_identity=roomy, per_address=roomy, clock_skew=CLOCK_SKEW)
     )
     app = create_app(config)
-    asyncio.run(_serve(app, conn, cProfile.Profile(time.thread_time) if profile else None))
+    # The relay's own runner, as `closedset relay serve` uses (connection bounds included).
+    runner = functools.partial(RelayRunner, limits=config.limits)
+    asyncio.run(_serve(app, conn, cProfile.Profile(time.thread_time) if profile else None, runner))
     conn.send(("stopped", None))
 
 

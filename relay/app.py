@@ -57,9 +57,14 @@ def create_app(
     limits = config.limits
     app = web.Application(
         client_max_size=limits.max_body_bytes,
+        # aiohttp's own default keeps an idle connection for an hour (relay.http.server
+        # bounds the rest: connections per address, the time a request's head may take).
+        handler_args={"keepalive_timeout": limits.keepalive_timeout},
         middlewares=[
             problem_middleware,
-            address_limit_middleware(limits.per_address, limits.max_body_bytes, clock),
+            address_limit_middleware(
+                limits.per_address, limits.max_body_bytes, clock, limits.body_timeout
+            ),
             auth_middleware(
                 max_skew=limits.clock_skew, clock=clock, authority=_authority(config.public_url)
             ),
@@ -68,6 +73,7 @@ def create_app(
     )
     app[CONFIG] = config
     app[CLOCK] = clock
+    app[stream.STREAMS] = stream.OpenStreams(limits)
     signer = load_or_create_log_key(config.log_key_path, config.log_origin)[0]
     app[LOG_SIGNER] = signer
     # The engine connects lazily: nothing touches the database before startup.

@@ -79,12 +79,13 @@ async def _serve(config: Any) -> int:
     from aiohttp import web
 
     from relay.app import LOG_SIGNER, create_app
+    from relay.http.server import RelayRunner
     from relay.mail.runtime import MAIL
 
     created = not config.log_key_path.exists()
     app = create_app(config)
     signer = app[LOG_SIGNER]
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = RelayRunner(app, limits=config.limits, handle_signals=False)
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

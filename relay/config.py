@@ -48,6 +48,28 @@ class Limits:
     invite_ttl_max: int = 14 * 24 * 3600
     clock_skew: int = 300
     page_max: int = 500
+    # Connections (relay.http.server, relay.http.stream, relay.mail.server). An "address" is
+    # the peer's IP address as the socket sees it: behind a proxy, the proxy's; over SMTP, the
+    # sending mail server's, so all the mail of one provider shares that provider's limits.
+    keepalive_timeout: float = 15.0
+    """Seconds an idle HTTP connection is kept open between requests (aiohttp: 3630)."""
+    header_timeout: float = 10.0
+    """Seconds the head of a request (request line and headers) may take from its first byte."""
+    body_timeout: float = 30.0
+    """Seconds a request body may take to arrive once its head is in."""
+    connections_per_address: int = 64
+    streams_per_address: int = 16
+    streams_per_identity: int = 4
+    smtp_idle_timeout: float = 120.0
+    """Seconds an SMTP session may wait for the client's next command (RFC 5321 4.5.3.2)."""
+    smtp_session_timeout: float = 600.0
+    """Seconds one SMTP session may last in all, however busy."""
+    smtp_sessions_per_address: int = 20
+    # Identity registration (relay.http.identities): what a stranger can add to the public log.
+    registrations_per_address: RateLimit = field(default_factory=lambda: RateLimit(0.1, 10))
+    registrations_per_identity: RateLimit = field(default_factory=lambda: RateLimit(0.05, 5))
+    identities_per_address_hour: int = 10
+    """New identities one address may register in any hour."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,9 +205,28 @@ def _limits(raw: Any) -> Limits:
     if unknown:
         raise ConfigError(f"The configuration key 'limits.{sorted(unknown)[0]}' is not known.")
     values: dict[str, Any] = {}
-    for name in ("max_body_bytes", "invite_ttl_max", "clock_skew", "page_max"):
+    for name in (
+        "max_body_bytes",
+        "invite_ttl_max",
+        "clock_skew",
+        "page_max",
+        "connections_per_address",
+        "streams_per_address",
+        "streams_per_identity",
+        "smtp_sessions_per_address",
+        "identities_per_address_hour",
+    ):
         if name in raw:
             values[name] = _positive_int(raw[name], f"limits.{name}")
+    for name in (
+        "keepalive_timeout",
+        "header_timeout",
+        "body_timeout",
+        "smtp_idle_timeout",
+        "smtp_session_timeout",
+    ):
+        if name in raw:
+            values[name] = _seconds(raw[name], f"limits.{name}")
     if "max_recipients" in raw:
         count = _positive_int(raw["max_recipients"], "limits.max_recipients")
         if count > MAX_RECIPIENTS:
@@ -194,7 +235,12 @@ def _limits(raw: Any) -> Limits:
                 "the envelope format's own cap."
             )
         values["max_recipients"] = count
-    for name in ("per_identity", "per_address"):
+    for name in (
+        "per_identity",
+        "per_address",
+        "registrations_per_address",
+        "registrations_per_identity",
+    ):
         if name in raw:
             values[name] = _rate(raw[name], f"limits.{name}")
     return Limits(**values)
@@ -207,6 +253,12 @@ def _rate(raw: Any, key: str) -> RateLimit:
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
         raise ConfigError(f"The key '{key}.rate' must be a positive number (per second).")
     return RateLimit(float(rate), _positive_int(raw["burst"], f"{key}.burst"))
+
+
+def _seconds(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
+        raise ConfigError(f"The key {key!r} must be a number of seconds above 0, up to 86400.")
+    return float(value)
 
 
 def _positive_int(value: Any, key: str) -> int:

@@ -7,6 +7,7 @@ live in this process; a relay run as several processes limits each process separ
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -57,9 +58,11 @@ def _too_many(wait: float, who: str) -> web.Response:
 
 
 def address_limit_middleware(
-    limit: RateLimit, max_body_bytes: int, clock: Callable[[], float]
+    limit: RateLimit, max_body_bytes: int, clock: Callable[[], float], body_timeout: float = 30.0
 ) -> Any:
-    """Refuse bodies declared too large, and callers over the per-address rate."""
+    """Refuse bodies declared too large, callers over the per-address rate, and bodies that
+    take longer than ``body_timeout`` seconds to arrive (408: a slow body holds a connection
+    as surely as slow headers)."""
     buckets = TokenBuckets(limit)
 
     @web.middleware
@@ -73,6 +76,17 @@ def address_limit_middleware(
                 413,
                 f"The request body is larger than the {max_body_bytes} bytes this relay accepts.",
             )
+        if request.body_exists:
+            try:
+                # Read here, once, under a deadline; handlers get the same bytes back.
+                async with asyncio.timeout(body_timeout):
+                    await request.read()
+            except TimeoutError:
+                response = problem(
+                    408, f"The request body did not arrive within {body_timeout:g} seconds."
+                )
+                response.force_close()
+                return response
         return await handler(request)
 
     return limit_address

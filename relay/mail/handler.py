@@ -42,6 +42,7 @@ class IngressHandler:
         self.config = config
         self.clock = clock
         self.on_stored = on_stored
+        self.limits = limits
         self.address_limit = TokenBuckets(limits.per_address)
         self.identity_limit = TokenBuckets(limits.per_identity)
 

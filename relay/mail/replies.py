@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from keys.errors import KeysError
 from relay import errors as relay_errors
 from relay.log.sequencer import SequencerClosedError
 from relay.mail import errors
@@ -63,6 +64,11 @@ RATE_LIMITED = (
     "send again in {seconds} seconds."
 )
 TLS_FIRST = "530 5.7.0 This relay needs STARTTLS first; turn on TLS in your mail program."
+TOO_MANY_SESSIONS = (
+    "421 4.7.0 Too many open sessions from this address; your mail server will try again later."
+)
+IDLE_TIMEOUT = "421 4.4.2 No command for too long; closing the session."
+SESSION_TIMEOUT = "421 4.4.2 This session has lasted too long; send the rest in a new one."
 SHUTTING_DOWN = "421 4.3.2 The relay is shutting down; your mail server will try again later."
 TRY_LATER = (
     "451 4.3.0 The relay could not store this envelope just now; your mail server will try "
@@ -99,6 +105,9 @@ def reply_for(error: BaseException) -> str:
             return REFUSED.format(detail=_one_line(str(error)))
         case SequencerClosedError():
             return SHUTTING_DOWN
+        case KeysError():
+            # Bytes the trust core refuses never become acceptable: a permanent refusal.
+            return DAMAGED
     return TRY_LATER
 
 

@@ -39,6 +39,7 @@ from keys.statement import Statement
 from relay.app import create_app
 from relay.config import Limits, RateLimit, load_config
 from relay.db.base import Base
+from relay.http.server import RelayRunner
 from tests.relay.conftest import DbTarget
 
 START = 1_800_000_000
@@ -159,12 +160,29 @@ class Api:
             assert reply.status == 201, reply.body
 
 
+class RelayTestServer(TestServer):
+    """aiohttp's TestServer on port 0, with the relay's own runner (relay.http.server)."""
+
+    def __init__(self, app: Any, limits: Limits) -> None:
+        super().__init__(app, port=0)
+        self.limits = limits
+
+    async def _make_runner(self, **kwargs: Any) -> Any:
+        return RelayRunner(self.app, limits=self.limits, **kwargs)
+
+
 def small_config(tmp_path: Path, **limits: Any) -> Any:
     # Port 0: the relay takes the port it is given, and requests are signed for that address.
     config = load_config(
         None, {}, {"data_dir": str(tmp_path / "relay-data"), "http": "127.0.0.1:0"}
     )
-    base = Limits(per_identity=ROOMY, per_address=ROOMY)
+    base = Limits(
+        per_identity=ROOMY,
+        per_address=ROOMY,
+        registrations_per_address=ROOMY,
+        registrations_per_identity=ROOMY,
+        identities_per_address_hour=10_000,
+    )
     return replace(config, limits=replace(base, **limits))
 
 
@@ -175,7 +193,7 @@ async def running_relay(
     """A relay on a real socket (port 0) over ``target``, and an Api pointed at it."""
     config = small_config(tmp_path, **limits)
     app = create_app(config, clock=clock, engine=target.make_engine())
-    server = TestServer(app, port=0)
+    server = RelayTestServer(app, config.limits)
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as http:
