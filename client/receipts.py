@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keys.checkpoint import SignedCheckpoint, open_checkpoint
-from keys.encoding import b64u_decode
+from keys.encoding import b64u_decode, json_int
 from keys.errors import EncodingError, VerificationError
 from keys.logentry import LogEntryFields, RecordType, decode_entry
 from keys.merkle import hash_leaf, verify_inclusion
@@ -49,10 +49,15 @@ def verify_receipt(
 ) -> VerifiedReceipt:
     """Raise :class:`ReceiptError` unless ``receipt`` proves ``logged_bytes`` are in the log."""
     try:
-        index = int(receipt["index"])
+        if type(receipt) is not dict:
+            raise EncodingError("a receipt is a JSON object")
+        # An integer, never a string, float or bool that int() would bend into one.
+        index = json_int(receipt["index"], "receipt's index")
         entry_bytes = b64u_decode(receipt["entry"], what="log entry")
+        if type(receipt["inclusion"]) is not list or type(receipt["checkpoint"]) is not str:
+            raise EncodingError("the inclusion proof is a list and the checkpoint a text")
         proof = tuple(b64u_decode(h, length=32, what="proof hash") for h in receipt["inclusion"])
-        note = str(receipt["checkpoint"])
+        note = receipt["checkpoint"]
     except (KeyError, TypeError, ValueError, EncodingError) as exc:
         raise ReceiptError(f"The relay's receipt is malformed: {exc}") from exc
     signed = open_checkpoint(note, log_verifier)

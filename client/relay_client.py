@@ -10,7 +10,6 @@ Routes and statuses: docs/api.md.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,7 +22,7 @@ from yarl import URL
 
 from client.errors import ClientError
 from client.receipts import VerifiedReceipt, verify_receipt
-from keys.encoding import b64u_decode, b64u_encode, canonical_json
+from keys.encoding import b64u_decode, b64u_encode, canonical_json, json_int, parse_json
 from keys.envelope import Envelope
 from keys.errors import KeysError
 from keys.httpsig import NONCE_SIZE, authority_of, sign_request
@@ -142,13 +141,18 @@ class RelayClient:
             problem: dict[str, Any] = {}
             if content_type in ("application/problem+json", "application/json"):
                 try:
-                    problem = json.loads(payload)
-                except ValueError:
+                    problem = parse_json(payload, what="problem")
+                except KeysError:
+                    problem = {}
+                if not isinstance(problem, dict):
                     problem = {}
             detail = str(problem.get("detail") or f"The relay answered HTTP {status}.")
             raise RelayError(status, detail, problem)
         if content_type == "application/json":
-            return json.loads(payload)
+            try:
+                return parse_json(payload, what="relay's answer")
+            except KeysError as exc:
+                raise RelayError(502, f"The relay's answer is not usable JSON: {exc}") from exc
         return payload.decode("utf-8")
 
     @staticmethod
@@ -239,10 +243,13 @@ class RelayClient:
         return result
 
     async def threads(self) -> list[dict[str, Any]]:
+        # Reads check the pinned log key too: a relay that changed its key is not believed.
+        await self.log_verifier()
         answer = await self._request("GET", "/v1/threads")
         return list(answer["threads"])
 
     async def thread(self, thread: bytes) -> dict[str, Any]:
+        await self.log_verifier()
         result: dict[str, Any] = await self._request("GET", f"/v1/threads/{b64u_encode(thread)}")
         return result
 
@@ -272,17 +279,21 @@ class RelayClient:
     async def page(
         self, thread: bytes, after: str | None = None, limit: int = 100
     ) -> tuple[list[ThreadEnvelope], str | None]:
+        await self.log_verifier()
         query = f"?limit={limit}" + (f"&after={after}" if after else "")
         answer = await self._request("GET", f"/v1/threads/{b64u_encode(thread)}/envelopes{query}")
-        items = [
-            ThreadEnvelope(
-                Envelope.from_bytes(canonical_json(item["envelope"])),
-                int(item["sequence"]),
-                int(item["index"]),
-                item.get("received_at"),
-            )
-            for item in answer["envelopes"]
-        ]
+        try:
+            items = [
+                ThreadEnvelope(
+                    Envelope.from_bytes(canonical_json(item["envelope"])),
+                    json_int(item["sequence"], "envelope's sequence"),
+                    json_int(item["index"], "envelope's log index"),
+                    item.get("received_at"),
+                )
+                for item in answer["envelopes"]
+            ]
+        except (KeyError, TypeError, KeysError) as exc:
+            raise RelayError(502, f"The relay's page of envelopes is malformed: {exc}") from exc
         return items, answer.get("next")
 
     async def all_envelopes(self, thread: bytes) -> list[ThreadEnvelope]:
@@ -320,6 +331,9 @@ class RelayClient:
 async def _events(ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[dict[str, Any]]:
     async for message in ws:
         if message.type == aiohttp.WSMsgType.TEXT:
-            yield json.loads(message.data)
+            try:
+                yield parse_json(message.data.encode("utf-8"), what="stream message")
+            except KeysError:
+                return
         elif message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
             return

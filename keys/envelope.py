@@ -164,11 +164,13 @@ class Envelope:
     def from_json(cls, value: Any, *, raw: bytes | None = None) -> Envelope:
         _require_fields(value, _ENVELOPE_FIELDS, "envelope")
         context = _parse_context(value["context"])
+        keys = value["keys"]
+        # Checked before the context is sliced out of ``raw``: the slice ends where the
+        # ``keys`` list begins.
+        if type(keys) is not list or len(keys) != len(context.recipients):
+            raise EnvelopeFormatError("The envelope must carry one wrapped key per recipient.")
         if raw is not None:
             context = context._known_bytes(_context_slice(raw))
-        keys = value["keys"]
-        if not isinstance(keys, list) or len(keys) != len(context.recipients):
-            raise EnvelopeFormatError("The envelope must carry one wrapped key per recipient.")
         ciphertext = b64u_decode(value["ciphertext"], what="ciphertext")
         if (
             not TAG_SIZE + sig.SIGNATURE_SIZE
@@ -223,8 +225,11 @@ def _context_slice(raw: bytes) -> bytes:
     # ``raw`` is canonical, so its members come in the order ciphertext, context, keys, nonce,
     # signature, and nothing before or inside the context (base64url, purpose tags, fixed
     # member names) can spell either marker: the context's bytes lie exactly between them.
-    start = raw.index(_CONTEXT_START) + len(_CONTEXT_START)
-    return raw[start : raw.index(_CONTEXT_END, start)]
+    start = raw.find(_CONTEXT_START)
+    end = raw.find(_CONTEXT_END, start)
+    if start < 0 or end < 0:
+        raise EnvelopeFormatError("The envelope's members are not in their canonical places.")
+    return raw[start + len(_CONTEXT_START) : end]
 
 
 def _require_fields(value: Any, fields: frozenset[str], what: str) -> None:

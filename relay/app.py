@@ -89,7 +89,7 @@ def create_app(
 
     app.router.add_get("/healthz", get_health)
     app.router.add_get("/openapi.json", get_openapi)
-    identities.add_routes(app)
+    identities.add_routes(app, limits)
     threads.add_routes(app)
     envelopes.add_routes(app)
     app.router.add_get("/v1/stream", stream.get_stream)

@@ -7,13 +7,12 @@ damaged part is named by its own failure. Byte by byte: docs/protocol.md, "Evide
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from client.evidence.failures import BundleError
 from keys import armor
-from keys.encoding import b64u_decode, b64u_encode, canonical_json
+from keys.encoding import b64u_decode, b64u_encode, canonical_json, parse_json
 from keys.errors import ArmorError, EncodingError, LimitError
 
 FORMAT = "closedset/evidence/v1"
@@ -113,8 +112,9 @@ def read_bundle(data: bytes) -> Bundle:
 def parse_bundle(data: bytes) -> Bundle:
     """Parse canonical bundle bytes; every shape error is a :class:`BundleError`."""
     try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+        # The bounded parser: nesting, number sizes and duplicate names are refused up front.
+        value = parse_json(bytes(data), what="evidence bundle", floats=True)
+    except (EncodingError, ValueError, UnicodeDecodeError) as exc:
         raise BundleError(
             "bundle-malformed",
             "The file is not a complete evidence bundle (it may be truncated); ask for it again.",

@@ -11,7 +11,10 @@ connection of its own for the log sequencer, so that its rounds never queue behi
 
 from __future__ import annotations
 
+import contextlib
+import os
 import weakref
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Engine, event
@@ -58,11 +61,24 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     if "poolclass" not in options and "pool" not in options and not _in_memory(parsed):
         options.setdefault("pool_size", DEFAULT_POOL_SIZE)
         options.setdefault("max_overflow", 0)
+    if backend == "sqlite" and not _in_memory(parsed) and parsed.database:
+        private_sqlite_file(Path(parsed.database))
     engine = _create_async_engine(parsed, **options)
     if backend == "sqlite":
         event.listen(engine.sync_engine, "connect", set_sqlite_pragmas)
     _MADE_WITH[engine.sync_engine] = (parsed, dict(options))
     return engine
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Make the database file (and any WAL and shared-memory files) mode 0600 before SQLite
+    opens it: SQLite creates its -wal and -shm files with the database file's own mode, and
+    otherwise the process umask (commonly 0644) would let every local user read the relay."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(name, 0o600)
 
 
 def sequencer_engine(engine: AsyncEngine) -> AsyncEngine | None:
