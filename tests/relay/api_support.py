@@ -118,6 +118,8 @@ class Api:
     base: str
     clock: FakeClock
     sent: list[tuple[str, str, bytes, dict[str, str]]] = field(default_factory=list)
+    signed_for: str = ""
+    """The relay's public URL requests are signed for; by default the address connected to."""
 
     def sign(self, who: Person, method: str, target: str, body: bytes) -> dict[str, str]:
         return sign_request(
@@ -125,7 +127,7 @@ class Api:
             method,
             target,
             body,
-            authority=authority_of(self.base),
+            authority=authority_of(self.signed_for or self.base),
             created=int(self.clock()),
             nonce=os.urandom(16),
         )
@@ -171,10 +173,12 @@ class RelayTestServer(TestServer):
         return RelayRunner(self.app, limits=self.limits, **kwargs)
 
 
-def small_config(tmp_path: Path, **limits: Any) -> Any:
+def small_config(tmp_path: Path, config: dict[str, Any] | None = None, **limits: Any) -> Any:
     # Port 0: the relay takes the port it is given, and requests are signed for that address.
     config = load_config(
-        None, {}, {"data_dir": str(tmp_path / "relay-data"), "http": "127.0.0.1:0"}
+        None,
+        {},
+        {"data_dir": str(tmp_path / "relay-data"), "http": "127.0.0.1:0", **(config or {})},
     )
     base = Limits(
         per_identity=ROOMY,
@@ -188,16 +192,28 @@ def small_config(tmp_path: Path, **limits: Any) -> Any:
 
 @asynccontextmanager
 async def running_relay(
-    target: DbTarget, tmp_path: Path, clock: FakeClock, **limits: Any
+    target: DbTarget,
+    tmp_path: Path,
+    clock: FakeClock,
+    config: dict[str, Any] | None = None,
+    **limits: Any,
 ) -> AsyncIterator[Api]:
-    """A relay on a real socket (port 0) over ``target``, and an Api pointed at it."""
-    config = small_config(tmp_path, **limits)
+    """A relay on a real socket (port 0) over ``target``, and an Api pointed at it.
+
+    ``config`` sets top-level keys (``public_url``), ``limits`` the ``[limits]`` ones."""
+    settings = config
+    config = small_config(tmp_path, settings, **limits)
     app = create_app(config, clock=clock, engine=target.make_engine())
     server = RelayTestServer(app, config.limits)
     await server.start_server()
     try:
         async with aiohttp.ClientSession() as http:
-            yield Api(http, str(server.make_url("")).rstrip("/"), clock)
+            yield Api(
+                http,
+                str(server.make_url("")).rstrip("/"),
+                clock,
+                signed_for=(settings or {}).get("public_url", ""),
+            )
     finally:
         await server.close()
 
