@@ -112,3 +112,42 @@ async def test_stream_pushes_new_envelopes_to_members(api: Any) -> None:
             await ines.post(envelope)
             event = await asyncio.wait_for(anext(events), timeout=30)
         assert event["type"] == "envelope" and event["hash"] == envelope.hash.hex()
+
+
+async def test_receipt_index_must_be_an_integer(api: Any) -> None:
+    ic = Person.new("Ines", "ic")
+    async with client_for(api, ic) as ines:
+        await ines.register(KeyHistory.from_records(ic.records))
+        thread = bytes(16)
+        await ines.create_thread(thread)
+        envelope = seal_to(ic, thread, [], None, b"x")
+        posted = await ines.post(envelope)
+        good = copy.deepcopy(posted.receipt.raw)
+        await ines.verify(good, envelope.to_bytes(), RecordType.ENVELOPE)
+        index = good["index"]
+        for bent in (str(index), float(index), index == 0, [index], None):
+            with pytest.raises(ReceiptError):
+                await ines.verify({**good, "index": bent}, envelope.to_bytes(), RecordType.ENVELOPE)
+        for key, bent in (("inclusion", "abc"), ("checkpoint", 3)):
+            with pytest.raises(ReceiptError):
+                await ines.verify({**good, key: bent}, envelope.to_bytes(), RecordType.ENVELOPE)
+
+
+async def test_reads_check_the_pinned_log_key_too(api: Any) -> None:
+    """`scene status`, `thread` and `inbox` read through threads(), thread() and page()."""
+    ic = Person.new("Ines", "ic")
+    thread = bytes(range(16))
+    async with client_for(api, ic) as ines:
+        await ines.register(KeyHistory.from_records(ic.records))
+        await ines.create_thread(thread)
+        await ines.post(seal_to(ic, thread, [], None, b"x"))
+    impostor = NoteSigner.generate("relay.example/log").verifier().key_string()
+    async with client_for(api, ic, pinned_log_key=impostor) as ines:
+        for read in (
+            ines.threads(),
+            ines.thread(thread),
+            ines.page(thread),
+            ines.all_envelopes(thread),
+        ):
+            with pytest.raises(LogKeyMismatchError):
+                await read
