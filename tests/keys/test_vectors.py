@@ -45,6 +45,7 @@ VALID_ENVELOPES = [p for p in _files("envelope", "valid") if _load(p)["kind"] ==
 VALID_DISCLOSURES = [p for p in _files("envelope", "valid") if _load(p)["kind"] == "disclosure"]
 INVALID = _files("envelope", "invalid") + _files("identity", "invalid")
 VALID_IDENTITIES = _files("identity", "valid")
+VALID_REQUESTS = _files("request", "valid")
 
 
 def test_the_vector_sets_are_all_there() -> None:
@@ -208,6 +209,23 @@ def test_invalid_vector_is_refused_with_exactly_its_named_error(path: Path) -> N
         _attempt(vector)
     assert type(caught.value) is expected, f"{path.name}: {caught.value!r}"
     assert str(caught.value)  # one sentence a person can act on
+
+
+@pytest.mark.parametrize("path", VALID_REQUESTS, ids=_ids(VALID_REQUESTS))
+def test_signed_request_vector_verifies_only_for_its_authority(path: Path) -> None:
+    from keys.httpsig import RequestSignatureError, verify_request
+
+    vector = _load(path)
+    inputs, headers = vector["inputs"], vector["expected"]["headers"]
+    body = inputs["body"].encode("ascii")
+    signed = verify_request(
+        inputs["method"], inputs["target"], headers, body, authority=inputs["authority"]
+    )
+    assert signed.created == inputs["created"] and signed.nonce.hex() == inputs["nonce_hex"]
+    assert b64u_encode(signed.identity_key) == vector["parties"][0]["identity_key"]
+    for other in ("relay.example.org", inputs["authority"] + "0"):
+        with pytest.raises(RequestSignatureError):
+            verify_request(inputs["method"], inputs["target"], headers, body, authority=other)
 
 
 def test_generator_reproduces_every_vector_file_byte_for_byte() -> None:

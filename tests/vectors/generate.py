@@ -986,6 +986,66 @@ def build_invalid_identities() -> dict[str, dict[str, Any]]:
     return out
 
 
+# --- signed requests (keys.httpsig) ------------------------------------------------------------
+
+
+def _request_nonce(label: str) -> bytes:
+    return hashlib.sha256(b"closedset/vectors/v1/request-nonce/" + label.encode("ascii")).digest()[
+        :16
+    ]
+
+
+REQUESTS = {
+    "get-threads": ("alice", "GET", "relay.example", "/v1/threads", b""),
+    "get-page-with-query": (
+        "bob",
+        "GET",
+        "127.0.0.1:8440",
+        "/v1/threads/" + b64u_encode(THREAD) + "/envelopes?after=3&limit=50",
+        b"",
+    ),
+    "post-thread": (
+        "alice",
+        "POST",
+        "relay.example:8443",
+        "/v1/threads",
+        b'{"thread":"' + b64u_encode(THREAD).encode("ascii") + b'"}',
+    ),
+}
+REQUEST_CREATED = 1_767_225_600
+
+
+def build_requests() -> dict[str, dict[str, Any]]:
+    """RFC 9421 signed requests: inputs, the signature base, and the three headers."""
+    from keys.httpsig import content_digest, sign_request, signature_base
+
+    out = {}
+    for stem, (name, method, authority, target, body) in REQUESTS.items():
+        key = identity_key(name)
+        nonce = _request_nonce(stem)
+        headers = sign_request(
+            key, method, target, body, authority=authority, created=REQUEST_CREATED, nonce=nonce
+        )
+        params = headers["Signature-Input"].removeprefix("sig1=")
+        base = signature_base(method, authority, target, content_digest(body), params)
+        out[stem] = {
+            "description": f"{method} {target} signed by {name} for the relay at {authority}",
+            "kind": "request",
+            "parties": [party(name)],
+            "inputs": {
+                "signer": name,
+                "method": method,
+                "authority": authority,
+                "target": target,
+                "body": body.decode("ascii"),
+                "created": REQUEST_CREATED,
+                "nonce_hex": nonce.hex(),
+            },
+            "expected": {"signature_base": base.decode("ascii"), "headers": headers},
+        }
+    return out
+
+
 # --- writing and checking -----------------------------------------------------------------------
 
 
@@ -1008,12 +1068,14 @@ def build_all() -> dict[str, bytes]:
         files[f"identity/valid/{stem}.json"] = render(vector)
     for stem, vector in build_invalid_identities().items():
         files[f"identity/invalid/{stem}.json"] = render(vector)
+    for stem, vector in build_requests().items():
+        files[f"request/valid/{stem}.json"] = render(vector)
     return files
 
 
 def existing_files() -> set[str]:
     found = set()
-    for group in ("envelope", "identity"):
+    for group in ("envelope", "identity", "request"):
         for path in (HERE / group).glob("*/*.json"):
             found.add(path.relative_to(HERE).as_posix())
     return found
