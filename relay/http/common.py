@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -57,7 +58,18 @@ def thread_param(request: web.Request) -> bytes:
     return b64u_field(request.match_info["thread"], "thread id in the path", 16)
 
 
+FINGERPRINT_PATTERN = "^[ :-]*(?:[A-Za-z2-7][ :-]*){32}$"
+"""A fingerprint in a path, as /openapi.json documents it."""
+_FINGERPRINT_RE = re.compile(FINGERPRINT_PATTERN)
+
+
 def fingerprint_param(request: web.Request) -> bytes:
+    text = request.match_info["fingerprint"]
+    if not _FINGERPRINT_RE.match(text):
+        raise InvalidRequestError(
+            "A fingerprint is 32 letters and digits 2-7, as `closedset id show` prints them, "
+            "grouped by spaces, dashes or colons if at all."
+        )
     try:
         return Fingerprint.parse(request.match_info["fingerprint"]).digest
     except EncodingError as exc:

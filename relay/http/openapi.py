@@ -8,9 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from relay.http.common import FINGERPRINT_PATTERN
+
 PROBLEM = {"$ref": "#/components/responses/Problem"}
 B64U = {"type": "string", "pattern": "^[A-Za-z0-9_-]*$", "description": "unpadded base64url"}
+# Canonical unpadded base64url of exactly 16 / 32 / 64 bytes: the last character's spare bits
+# are zero (keys.encoding.b64u_decode refuses anything else).
+B64U16 = {"type": "string", "pattern": "^[A-Za-z0-9_-]{21}[AQgw]$", "description": "16 bytes, b64u"}
+B64U32 = {
+    "type": "string",
+    "pattern": "^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$",
+    "description": "32 bytes, b64u",
+}
 HEX32 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+MAX_INT = 2**53 - 1
+UNIX_TIME = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
+COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_INT}
 SIGNED: list[dict[str, list[str]]] = [{"httpSignature": []}]
 
 
@@ -32,49 +45,119 @@ def _op(
     parameters: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": summary, "responses": dict(responses)}
+    # Every route may be refused for the caller's rate (429); every body may be too large (413)
+    # or too slow (408); a signed route needs its signature (401, before anything else).
     if signed:
         operation["security"] = SIGNED
         errors = (401, 429, *errors)
     else:
         operation["security"] = []
         errors = (429, *errors)
+    if body is not None:
+        errors = (400, 408, 413, *errors)
     for status in sorted(set(errors)):
         operation["responses"][str(status)] = PROBLEM
     if body is not None:
         operation["requestBody"] = {"required": True, **_json(body)}
+    if body is None and signed:
+        # A signed route reads the (empty) body to check its digest: a body it did not expect
+        # can still be too large.
+        operation["responses"].setdefault("413", PROBLEM)
     if parameters:
         operation["parameters"] = parameters
     return operation
 
 
-def _path(name: str, description: str) -> dict[str, Any]:
+def _path(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description,
-        "schema": {"type": "string"},
+        "schema": schema or {"type": "string"},
     }
 
 
-def _query(name: str, description: str) -> dict[str, Any]:
+DECIMAL = {"type": "string", "pattern": "^(0|[1-9][0-9]{0,15})$", "maxLength": 16}
+"""A decimal without leading zeroes, at most 2^53 - 1 (a larger one is a 400)."""
+
+
+def _query(name: str, description: str, *, required: bool = False) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
-        "required": False,
+        "required": required,
         "description": description,
-        "schema": {"type": "string", "pattern": "^(0|[1-9][0-9]*)$"},
+        "schema": DECIMAL,
     }
 
 
-THREAD = _path("thread", "thread id, 16 bytes in unpadded base64url")
-FINGERPRINT = _path("fingerprint", "fingerprint, 32 base32 characters in any grouping")
+THREAD = _path("thread", "thread id, 16 bytes in unpadded base64url", B64U16)
+FINGERPRINT = _path(
+    "fingerprint",
+    "fingerprint, 32 base32 characters in any case, grouped by spaces, dashes or colons",
+    {"type": "string", "pattern": FINGERPRINT_PATTERN},
+)
 RECEIPT = {"$ref": "#/components/schemas/Receipt"}
-ENVELOPE = {"type": "object", "description": "an envelope, canonical JSON (docs/protocol.md)"}
-BUNDLE = {"type": "object", "description": "an identity bundle, canonical JSON {records: [...]}"}
+STATEMENT = {
+    "type": "object",
+    "description": "a signed statement (docs/protocol.md, Signatures and statements)",
+}
+ENVELOPE = {
+    "type": "object",
+    "description": "an envelope as its canonical JSON bytes (docs/protocol.md, Envelope)",
+    "required": ["ciphertext", "context", "keys", "nonce", "signature"],
+    "additionalProperties": False,
+    "properties": {
+        "ciphertext": B64U,
+        "context": {
+            "type": "object",
+            "required": ["prev", "purpose", "recipients", "sender", "thread", "v"],
+            "additionalProperties": False,
+            "properties": {
+                "prev": {"oneOf": [B64U32, {"type": "null"}]},
+                "purpose": {"type": "string", "maxLength": 64},
+                "recipients": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 64,
+                    "items": {
+                        "type": "object",
+                        "required": ["device", "identity"],
+                        "additionalProperties": False,
+                        "properties": {"device": B64U32, "identity": B64U32},
+                    },
+                },
+                "sender": B64U32,
+                "thread": B64U16,
+                "v": {"const": 1},
+            },
+        },
+        "keys": {"type": "array", "minItems": 1, "maxItems": 64, "items": B64U},
+        "nonce": B64U,
+        "signature": B64U,
+    },
+}
+BUNDLE = {
+    "type": "object",
+    "description": "an identity bundle as its canonical JSON bytes (docs/protocol.md, Identities)",
+    "required": ["records"],
+    "additionalProperties": False,
+    "properties": {
+        "records": {"type": "array", "minItems": 1, "maxItems": 256, "items": STATEMENT}
+    },
+}
 TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
 OCTETS = {
     "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+}
+
+
+LEVEL = "^([0-9]|[1-5][0-9]|6[0-3])$"
+TILE_PATH = {
+    "type": "string",
+    "pattern": "^(x[0-9]{3}/)*[0-9]{3}(\\.p/([1-9][0-9]?|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$",
+    "maxLength": 64,
 }
 
 
@@ -82,26 +165,89 @@ def _paths() -> dict[str, Any]:
     receipts = {"type": "object", "properties": {"receipts": {"type": "array", "items": RECEIPT}}}
     member = {
         "type": "object",
+        "required": ["identity", "fingerprint", "role", "devices", "joined_at", "removed_at"],
         "properties": {
-            "identity": B64U,
+            "identity": B64U32,
             "fingerprint": {"type": "string"},
             "role": {"type": "string"},
-            "devices": {"type": "array", "items": B64U},
-            "joined_at": {"type": "integer"},
-            "removed_at": {"type": ["integer", "null"]},
-            "invite_id": {"type": ["string", "null"]},
-            "join_proof": {"type": ["string", "null"]},
+            "devices": {"type": "array", "items": B64U32},
+            "joined_at": UNIX_TIME,
+            "removed_at": {"oneOf": [COUNT, {"type": "null"}]},
+            "invite_id": {"oneOf": [B64U32, {"type": "null"}]},
+            "join_proof": {"oneOf": [B64U32, {"type": "null"}]},
         },
     }
+    summary = {
+        "type": "object",
+        "required": ["thread", "created_at", "envelope_count", "removed"],
+        "properties": {
+            "thread": B64U16,
+            "created_at": UNIX_TIME,
+            "envelope_count": COUNT,
+            "removed": {"type": "boolean"},
+        },
+    }
+    thread_only = {
+        "type": "object",
+        "required": ["thread"],
+        "additionalProperties": False,
+        "properties": {"thread": B64U16},
+    }
+    invite = {
+        "type": "object",
+        "required": ["invite_id", "expires_at"],
+        "additionalProperties": False,
+        "properties": {"invite_id": B64U32, "expires_at": UNIX_TIME},
+    }
+    page_item = {
+        "type": "object",
+        "required": ["envelope", "hash", "index", "sequence", "received_at"],
+        "properties": {
+            "envelope": ENVELOPE,
+            "hash": HEX32,
+            "index": COUNT,
+            "sequence": COUNT,
+            "received_at": COUNT,
+        },
+    }
+
+    def proof(first: str, second: str) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": [first, second, "hashes"],
+            "properties": {
+                first: COUNT,
+                second: COUNT,
+                "hashes": {"type": "array", "items": B64U32},
+            },
+        }
+
     envelope_receipt = {
         "allOf": [
             RECEIPT,
-            {"type": "object", "properties": {"hash": HEX32, "sequence": {"type": "integer"}}},
+            {
+                "type": "object",
+                "required": ["hash", "sequence"],
+                "properties": {"hash": HEX32, "sequence": COUNT},
+            },
         ]
     }
     return {
         "/healthz": {
-            "get": _op("Liveness and the log's size", {"200": _ok("alive")}, signed=False)
+            "get": _op(
+                "Liveness and the log's size",
+                {
+                    "200": _ok(
+                        "alive",
+                        {
+                            "type": "object",
+                            "required": ["status", "tree_size"],
+                            "properties": {"status": {"const": "ok"}, "tree_size": COUNT},
+                        },
+                    )
+                },
+                signed=False,
+            )
         },
         "/openapi.json": {"get": _op("This document", {"200": _ok("OpenAPI 3.1")}, signed=False)},
         "/v1/identities": {
@@ -138,11 +284,23 @@ def _paths() -> dict[str, Any]:
         "/v1/threads": {
             "post": _op(
                 "Create a thread (intimacy coordinators only)",
-                {"201": _ok("created", {"type": "object"})},
-                body={"type": "object", "required": ["thread"], "properties": {"thread": B64U}},
+                {"201": _ok("created", thread_only)},
+                body=thread_only,
                 errors=(400, 403, 409),
             ),
-            "get": _op("The caller's threads", {"200": _ok("threads", {"type": "object"})}),
+            "get": _op(
+                "The caller's threads",
+                {
+                    "200": _ok(
+                        "threads",
+                        {
+                            "type": "object",
+                            "required": ["threads"],
+                            "properties": {"threads": {"type": "array", "items": summary}},
+                        },
+                    )
+                },
+            ),
         },
         "/v1/threads/{thread}": {
             "get": _op(
@@ -152,7 +310,12 @@ def _paths() -> dict[str, Any]:
                         "the thread",
                         {
                             "type": "object",
+                            "required": ["thread", "creator", "members", "heads"],
                             "properties": {
+                                "thread": B64U16,
+                                "creator": B64U32,
+                                "created_at": UNIX_TIME,
+                                "envelope_count": COUNT,
                                 "members": {"type": "array", "items": member},
                                 "heads": {"type": "array", "items": HEX32},
                             },
@@ -166,12 +329,8 @@ def _paths() -> dict[str, Any]:
         "/v1/threads/{thread}/invites": {
             "post": _op(
                 "Register an invite by the hash of its secret (IC members only)",
-                {"201": _ok("registered", {"type": "object"})},
-                body={
-                    "type": "object",
-                    "required": ["invite_id", "expires_at"],
-                    "properties": {"invite_id": B64U, "expires_at": {"type": "integer"}},
-                },
+                {"201": _ok("registered", invite)},
+                body=invite,
                 errors=(400, 403, 404, 409),
                 parameters=[THREAD],
             )
@@ -179,11 +338,12 @@ def _paths() -> dict[str, Any]:
         "/v1/threads/{thread}/join": {
             "post": _op(
                 "Join with a single-use invite and a join proof",
-                {"201": _ok("joined", {"type": "object"})},
+                {"201": _ok("joined", thread_only)},
                 body={
                     "type": "object",
                     "required": ["invite_id", "proof"],
-                    "properties": {"invite_id": B64U, "proof": B64U},
+                    "additionalProperties": False,
+                    "properties": {"invite_id": B64U32, "proof": B64U32},
                 },
                 errors=(400, 403, 404, 409, 410),
                 parameters=[THREAD],
@@ -215,9 +375,10 @@ def _paths() -> dict[str, Any]:
                         "a page",
                         {
                             "type": "object",
+                            "required": ["envelopes", "next"],
                             "properties": {
-                                "envelopes": {"type": "array"},
-                                "next": {"type": ["string", "null"]},
+                                "envelopes": {"type": "array", "items": page_item},
+                                "next": {"oneOf": [DECIMAL, {"type": "null"}]},
                             },
                         },
                     )
@@ -226,7 +387,7 @@ def _paths() -> dict[str, Any]:
                 parameters=[
                     THREAD,
                     _query("after", "cursor from a previous page"),
-                    _query("limit", "page size, 1 to 500 (default 100)"),
+                    _query("limit", "page size, 1 to page_max (500 by default; default 100)"),
                 ],
             ),
         },
@@ -235,13 +396,15 @@ def _paths() -> dict[str, Any]:
                 "An envelope's receipt against the latest checkpoint",
                 {"200": _ok("the receipt", envelope_receipt)},
                 errors=(400, 404),
-                parameters=[_path("hash", "envelope hash, 64 hex digits")],
+                parameters=[_path("hash", "envelope hash, 64 lowercase hex digits", HEX32)],
             )
         },
         "/v1/stream": {
             "get": _op(
                 "WebSocket of new envelopes in the caller's threads (signed upgrade)",
                 {"101": {"description": "switching to WebSocket; see docs/api.md"}},
+                # 400: not a WebSocket upgrade; 429: too many streams (address or identity).
+                errors=(400,),
             )
         },
         "/log/key": {
@@ -263,7 +426,10 @@ def _paths() -> dict[str, Any]:
                 {"200": {"description": "tile", **OCTETS}},
                 signed=False,
                 errors=(400, 404),
-                parameters=[_path("level", "tile level"), _path("path", "tile index path")],
+                parameters=[
+                    _path("level", "tile level, 0 to 63", {"type": "string", "pattern": LEVEL}),
+                    _path("path", "tile index path", TILE_PATH),
+                ],
             )
         },
         "/log/tile/entries/{path}": {
@@ -272,25 +438,31 @@ def _paths() -> dict[str, Any]:
                 {"200": {"description": "bundle", **OCTETS}},
                 signed=False,
                 errors=(400, 404),
-                parameters=[_path("path", "tile index path")],
+                parameters=[_path("path", "tile index path", TILE_PATH)],
             )
         },
         "/log/proof/inclusion": {
             "get": _op(
                 "Inclusion proof of an index in a tree size",
-                {"200": _ok("proof")},
+                {"200": _ok("proof", proof("index", "tree_size"))},
                 signed=False,
                 errors=(400,),
-                parameters=[_query("index", "leaf index"), _query("size", "tree size")],
+                parameters=[
+                    _query("index", "leaf index", required=True),
+                    _query("size", "tree size", required=True),
+                ],
             )
         },
         "/log/proof/consistency": {
             "get": _op(
                 "Consistency proof between two tree sizes",
-                {"200": _ok("proof")},
+                {"200": _ok("proof", proof("from", "to"))},
                 signed=False,
                 errors=(400,),
-                parameters=[_query("from", "older size"), _query("to", "newer size")],
+                parameters=[
+                    _query("from", "older size", required=True),
+                    _query("to", "newer size", required=True),
+                ],
             )
         },
         "/log/proof/tlog/{index}": {
@@ -299,7 +471,7 @@ def _paths() -> dict[str, Any]:
                 {"200": {"description": "tlog-proof", **TEXT}},
                 signed=False,
                 errors=(400, 404),
-                parameters=[_path("index", "leaf index")],
+                parameters=[_path("index", "leaf index", DECIMAL)],
             )
         },
     }
@@ -349,12 +521,12 @@ def openapi_document(public_url: str) -> dict[str, Any]:
                         "inclusion",
                     ],
                     "properties": {
-                        "index": {"type": "integer"},
+                        "index": COUNT,
                         "entry": B64U,
-                        "leaf_hash": B64U,
-                        "tree_size": {"type": "integer"},
+                        "leaf_hash": B64U32,
+                        "tree_size": COUNT,
                         "checkpoint": {"type": "string", "description": "signed note"},
-                        "inclusion": {"type": "array", "items": B64U},
+                        "inclusion": {"type": "array", "items": B64U32},
                     },
                 },
             },
