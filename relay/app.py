@@ -68,7 +68,7 @@ def create_app(
             auth_middleware(
                 max_skew=limits.clock_skew, clock=clock, authority=_authority(config.public_url)
             ),
-            identity_limit_middleware(limits.per_identity, clock),
+            identity_limit_middleware(limits.per_identity, clock, limits.requests_per_identity),
         ],
     )
     app[CONFIG] = config

@@ -58,6 +58,8 @@ class Limits:
     body_timeout: float = 30.0
     """Seconds a request body may take to arrive once its head is in."""
     connections_per_address: int = 64
+    requests_per_identity: int = 32
+    """Requests one identity may have in progress at once, over all its connections."""
     streams_per_address: int = 16
     streams_per_identity: int = 4
     smtp_idle_timeout: float = 120.0
@@ -211,6 +213,7 @@ def _limits(raw: Any) -> Limits:
         "clock_skew",
         "page_max",
         "connections_per_address",
+        "requests_per_identity",
         "streams_per_address",
         "streams_per_identity",
         "smtp_sessions_per_address",

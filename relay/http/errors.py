@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from keys.errors import KeysError
 from relay.errors import (
     ConflictError,
     InvalidRequestError,
@@ -62,6 +63,10 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     except RelayError as exc:
         return relay_problem(exc)
+    except KeysError as exc:
+        # The trust core refused bytes the client sent (every use case maps its own; this is
+        # the backstop): the client's mistake, never a 500.
+        return problem(400, str(exc))
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == PROBLEM_CONTENT_TYPE:
             raise

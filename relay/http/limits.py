@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -92,17 +92,34 @@ def address_limit_middleware(
     return limit_address
 
 
-def identity_limit_middleware(limit: RateLimit, clock: Callable[[], float]) -> Any:
-    """Refuse an authenticated caller over the per-identity rate (runs after auth)."""
+def identity_limit_middleware(
+    limit: RateLimit, clock: Callable[[], float], in_flight: int = 32
+) -> Any:
+    """Refuse an authenticated caller over the per-identity rate, or with ``in_flight``
+    requests already in progress (a stream counts while it is open) (runs after auth)."""
     buckets = TokenBuckets(limit)
+    busy: Counter[bytes] = Counter()
 
     @web.middleware
     async def limit_identity(request: web.Request, handler: Handler) -> web.StreamResponse:
         who = caller_or_none(request)
-        if who is not None:
-            wait = buckets.take(who, clock())
-            if wait is not None:
-                return _too_many(wait, "identity")
-        return await handler(request)
+        if who is None:
+            return await handler(request)
+        wait = buckets.take(who, clock())
+        if wait is not None:
+            return _too_many(wait, "identity")
+        if busy[who] >= in_flight:
+            return problem(
+                429,
+                f"This identity already has {in_flight} requests in progress; wait for them.",
+                headers={"Retry-After": "1"},
+            )
+        busy[who] += 1
+        try:
+            return await handler(request)
+        finally:
+            busy[who] -= 1
+            if busy[who] <= 0:
+                del busy[who]
 
     return limit_identity

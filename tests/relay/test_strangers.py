@@ -321,6 +321,27 @@ async def test_streams_per_identity_and_address_are_capped(
         await ws.close()
 
 
+async def test_requests_in_progress_per_identity_are_capped(
+    log_db: DbTarget, tmp_path: Path, clock: FakeClock
+) -> None:
+    limits = {"requests_per_identity": 2, "streams_per_identity": 10}
+    async with running_relay(log_db, tmp_path, clock, **limits) as api:
+        ana, ben = Person.new("Ana", "performer"), Person.new("Ben", "performer")
+        await api.register(ana, ben)
+        streams = []
+        try:
+            for _ in range(2):  # an open stream is a request in progress
+                headers = api.sign(ana, "GET", "/v1/stream", b"")
+                streams.append(await api.http.ws_connect(api.base + "/v1/stream", headers=headers))
+            reply = await refused(log_db, 429, api.call(ana, "GET", "/v1/threads"))
+            assert "in progress" in reply.body["detail"]
+            # Another identity from the same address is not held up.
+            assert (await api.call(ben, "GET", "/v1/threads")).status == 200
+        finally:
+            for ws in streams:
+                await ws.close()
+
+
 async def _smtp_line(reader: asyncio.StreamReader) -> bytes:
     return await asyncio.wait_for(reader.readline(), 30)
 
