@@ -11,7 +11,11 @@ database; a no-op aiohttp server (same aiohttp; the handler reads the body and a
 a small JSON body); and this process, which sets up the thread and then is the load generator.
 The bench's relay configuration differs from the defaults only in roomy rate limits
 (10^6/s per address and per identity, so the limiter never refuses the load; its bookkeeping
-still runs) and a one-hour clock skew (requests are signed before the measurement starts).
+still runs), roomy caps on connections per address and requests in progress per identity (all
+the load comes from 127.0.0.1; the counting still runs) and a one-hour clock skew (requests are
+signed before the measurement starts). It is served by ``relay.http.server.RelayRunner``, as
+``closedset relay serve`` serves it, and every signed request writes its nonce to the
+database's replay cache (``relay.http.replay``), as in production.
 
 Setup, through the relay's API: three people register (an IC and two performers), the IC opens
 a thread and invites the other two, who join; the IC posts the thread's first envelope. Then,
@@ -254,8 +258,17 @@ def relay_process(conn: Connection, data_dir: str, database_url: str, profile: b
         None, {}, {"data_dir": data_dir, "database_url": database_url, "http": "127.0.0.1:0"}
     )
     roomy = RateLimit(ROOMY_RATE, int(ROOMY_RATE))
+    # All of the load comes from one address (127.0.0.1): the per-address and per-identity
+    # bounds are raised past it; every check still runs on every request.
     config = replace(
-        config, limits=Limits(per_identity=roomy, per_address=roomy, clock_skew=CLOCK_SKEW)
+        config,
+        limits=Limits(
+            per_identity=roomy,
+            per_address=roomy,
+            clock_skew=CLOCK_SKEW,
+            connections_per_address=100_000,
+            requests_per_identity=100_000,
+        ),
     )
     app = create_app(config)
     # The relay's own runner, as `closedset relay serve` uses (connection bounds included).

@@ -89,7 +89,7 @@ async def _serve_relay(conn: Connection, data_dir: str) -> None:
         config,
         smtp_host="127.0.0.1",
         smtp_port=0,
-        limits=Limits(per_identity=roomy, per_address=roomy),
+        limits=Limits(per_identity=roomy, per_address=roomy, smtp_sessions_per_address=10_000),
         mail=load_mail_config({"domain": DOMAIN}, {}),
     )
     app = create_app(config)
