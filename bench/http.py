@@ -249,7 +249,9 @@ async def _serve(
         await runner.cleanup()
 
 
-def relay_process(conn: Connection, data_dir: str, database_url: str, profile: bool) -> None:
+def relay_process(
+    conn: Connection, data_dir: str, database_url: str, profile: bool, replay_in_memory: bool
+) -> None:
     from relay.app import create_app
     from relay.config import Limits, RateLimit, load_config
     from relay.http.server import RelayRunner
@@ -270,6 +272,14 @@ def relay_process(conn: Connection, data_dir: str, database_url: str, profile: b
             requests_per_identity=100_000,
         ),
     )
+    if replay_in_memory:
+        # --replay-cache memory: only to measure what the database write per request costs.
+        from relay.http.replay import ReplayGuard
+
+        async def no_write(self: Any, batch: Any, now: float) -> set[tuple[bytes, bytes]]:
+            return {(key, nonce) for key, nonce, _, _ in batch}
+
+        ReplayGuard._commit = no_write  # type: ignore[method-assign]
     app = create_app(config)
     # The relay's own runner, as `closedset relay serve` uses (connection bounds included).
     runner = functools.partial(RelayRunner, limits=config.limits)
@@ -794,7 +804,14 @@ class Watch:
 
 
 async def run(args: argparse.Namespace, data_dir: Path, database_url: str) -> Result:
-    relay = Server.start("relay", relay_process, str(data_dir), database_url, bool(args.profile))
+    relay = Server.start(
+        "relay",
+        relay_process,
+        str(data_dir),
+        database_url,
+        bool(args.profile),
+        args.replay_cache == "memory",
+    )
     noop = Server.start("noop", noop_process)
     try:
         members, thread, prev = await setup_thread(relay.base)
@@ -1025,6 +1042,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--pool", type=int, default=0, help="saturation requests to make")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the relay's saturation")
+    parser.add_argument(
+        "--replay-cache",
+        choices=("database", "memory"),
+        default="database",
+        help="memory: skip the replay cache's database write, to measure its cost (database)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
