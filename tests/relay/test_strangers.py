@@ -231,11 +231,30 @@ async def test_replay_after_a_restart_is_refused(
         captured = first.sent[-1]
     async with running_relay(log_db, tmp_path, clock, config=public) as second:
         method, target, body, headers = captured
+        nonces = await nonce_count(log_db)
+        assert nonces >= 2  # the registration's and the thread's, committed before answering
         reply = await refused(log_db, 401, second.send(method, target, body, headers))
         assert "already received" in reply.body["detail"]
+        # Nor does a refused signature (replayed, unsigned, for another relay) leave a row.
+        await refused(log_db, 401, second.send(method, target, body, {}))
+        assert await nonce_count(log_db) == nonces
         # A fresh signature from the same person still works after the restart.
         reply = await second.call(ic, "GET", "/v1/threads")
         assert reply.status == 200
+
+
+async def nonce_count(db: DbTarget) -> int:
+    from sqlalchemy import func, select
+
+    from relay.db import RequestNonce
+
+    engine = db.make_engine()
+    try:
+        async with engine.connect() as conn:
+            count = await conn.execute(select(func.count()).select_from(RequestNonce))
+            return int(count.scalar_one())
+    finally:
+        await engine.dispose()
 
 
 # --- connections, streams and sessions are bounded --------------------------------------------
