@@ -75,9 +75,10 @@ class IngressSMTP(SMTP):
         self._close_with(replies.IDLE_TIMEOUT)
 
     def _close_with(self, reply: str) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(reply.encode("ascii") + b"\r\n")
-            self.transport.close()
+        transport = self.transport
+        if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+            transport.write(reply.encode("ascii") + b"\r\n")
+            transport.close()
 
     async def push(self, status: str) -> None:
         if status.startswith("552 Error"):
