@@ -50,14 +50,22 @@ def demo_command(ctx: Context, args: argparse.Namespace) -> int:
     return 0 if story.passed else 1
 
 
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--relay", help="use this running relay instead of starting one (its URL)")
+    p.add_argument(
+        "--app",
+        action="store_true",
+        help="then start the app for the IC and each performer and print their addresses",
+    )
+
+
 add_command(
     Command(
         ("demo",),
         demo_command,
         "Run the whole negotiation with throwaway people and check every step.",
         "closedset demo    (or: closedset demo --relay http://127.0.0.1:8440 --json)",
-        lambda p: p.add_argument(
-            "--relay", help="use this running relay instead of starting one (its URL)"
-        ),
+        _demo_args,
+        locks_profile=False,
     )
 )

@@ -1,0 +1,275 @@
+"""The boundary sheet as a web form, drawn from the vocabulary's data.
+
+The page never re-implements a rule: the answers are written into the very TOML template
+`closedset sheet template` prints (``sheet_template``), then read by the very parser
+`closedset sheet submit` uses (``parse_sheet``). Each problem it reports names a line of that
+text; the line names the field, so the error is shown next to the field it is about.
+Drafts are kept inside the encrypted keystore, never as a plaintext file.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from typing import Any
+
+from aiohttp import web
+
+from client.app.bodymap import VIEWS, zone_shapes
+from client.app.common import page, redirect
+from client.app.pages_scene import scene_context, sending, synced
+from client.negotiate import SceneSession
+from client.negotiation import vocabulary as vocab
+from client.negotiation._form import quote
+from client.negotiation.errors import FormError
+from client.negotiation.forms import parse_sheet, sheet_template
+from client.negotiation.sheet import CHECK_IN_PREFERENCES, BoundarySheet
+from client.views import papers
+from keys.encoding import canonical_json
+
+DRAFT_PREFIX = "sheet-draft:"
+FLAGS = ("nudity", "footage", "doubles")
+LISTS = {"modesty.garments", "closed_set.present", "closed_set.monitors"}
+DOUBLES = {
+    "body_double": "A body double may perform the parts the rider allows",
+    "digital_double": "A digital double may be used within what the rider allows",
+    "digital_replica": "A digital replica of you may be made (separate, explicit consent)",
+}
+CHECK_IN_WORDS = {
+    "message": "a message",
+    "call": "a phone call",
+    "in-person": "in person",
+    "none": "no check-in, thank you",
+}
+
+
+def routes(app: web.Application) -> None:
+    app.router.add_get("/scene/{alias}/sheet", sheet)
+    app.router.add_post("/scene/{alias}/sheet", sheet_post)
+    app.router.add_get("/scene/{alias}/sheet/check", check)
+    app.router.add_post("/scene/{alias}/sheet/send", send)
+
+
+def field_id(path: str) -> str:
+    return "f-" + path.replace(".", "--")
+
+
+# --- the template as values, and values back into the template ----------------------------------
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= _flatten(value, path + ".")
+        else:
+            out[path] = value
+    return out
+
+
+def _template(session: SceneSession) -> str:
+    from client.cli._scene import brief_of
+
+    brief = brief_of(session)
+    mine = session.state().sheet(session.me)
+    return sheet_template(vocab.load(), brief, session.me, previous=mine)
+
+
+def fill(text: str, values: dict[str, Any]) -> tuple[str, dict[int, str]]:
+    """Set ``section.key`` lines of the template; returns the text and line -> path."""
+    wanted = dict(values)
+    section, out, where = "", [], {}
+    headers: dict[str, int] = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[") and not stripped.startswith("[["):
+            section = stripped.strip("[]")
+            headers[section] = len(out)
+        elif "=" in stripped and not stripped.startswith("#"):
+            key = stripped.split("=", 1)[0].strip()
+            path = f"{section}.{key}" if section else key
+            if path in wanted:
+                line = f"{key} = {quote(wanted.pop(path))}"
+            where[len(out)] = path
+        out.append(line)
+    inserted: list[tuple[int, str, str]] = []
+    for path, value in wanted.items():
+        sect, _, key = path.rpartition(".")
+        if sect in headers:
+            inserted.append((headers[sect], f"{key} = {quote(value)}", path))
+    for at, line, path in sorted(inserted, key=lambda i: -i[0]):
+        out.insert(at + 1, line)
+        where = {(n + 1 if n > at else n): p for n, p in where.items()}
+        where[at + 1] = path
+    return "\n".join(out) + "\n", {n + 1: p for n, p in where.items()}
+
+
+def values_from_form(form: Any, template_values: dict[str, Any]) -> dict[str, Any]:
+    """The form's answers as template values (strings, booleans, numbers, lists)."""
+    values: dict[str, Any] = {}
+    for path, original in template_values.items():
+        if path == "vocabulary":
+            continue
+        if path in LISTS:
+            if path == "modesty.garments":
+                values[path] = [g for g in form.getall(path, []) if isinstance(g, str)]
+            else:
+                raw = form.get(path, "")
+                values[path] = [x.strip() for x in str(raw).splitlines() if x.strip()]
+            continue
+        raw = form.get(path)
+        raw = raw if isinstance(raw, str) else ""
+        if path.split(".")[0] in FLAGS or path == "closed_set.stills":
+            values[path] = {"true": True, "false": False}.get(raw, "")
+        else:
+            values[path] = raw
+    for act in vocab.load().acts.values():
+        for direction in act.directions:
+            key = "intensity" if direction == "mutual" else f"{direction}_intensity"
+            raw = form.get(f"acts.{act.id}.{key}", "")
+            if isinstance(raw, str) and raw.isdigit():
+                values[f"acts.{act.id}.{key}"] = int(raw)
+    for zone in vocab.load().zones:
+        raw = form.get(f"zone_notes.{zone}", "")
+        if isinstance(raw, str) and raw.strip():
+            values[f"zone_notes.{zone}"] = raw.strip()
+    values["unanswered"] = "no" if form.get("unanswered") == "no" else ""
+    return values
+
+
+def check_values(template: str, values: dict[str, Any]) -> tuple[BoundarySheet | None, list[dict[str, str]]]:
+    """The CLI's own parser on the filled-in template: the sheet, or each problem by field."""
+    text, lines = fill(template, values)
+    try:
+        return parse_sheet(text, filename="your sheet"), []
+    except FormError as exc:
+        errors = []
+        for problem in exc.problems:
+            path = lines.get(problem.line)
+            errors.append({"field": field_id(path) if path else "", "text": _words(problem.message)})
+        return None, errors
+
+
+def _words(message: str) -> str:
+    # The parser speaks of the TOML file; on the page the same sentence names no file syntax.
+    return message.replace(
+        ' (nothing is assumed, or set unanswered = "no" at the top to answer every empty item no)',
+        ' (nothing is assumed; or tick "answer everything I leave empty with no")',
+    )
+
+
+# --- drafts, encrypted in the keystore --------------------------------------------------------
+
+
+def _draft_name(session: SceneSession) -> str:
+    return DRAFT_PREFIX + session.scene.thread
+
+
+def load_draft(session: SceneSession) -> dict[str, Any] | None:
+    keystore = session.profile.keystore
+    data = keystore.secrets.get(_draft_name(session)) if keystore else None
+    return json.loads(data) if data else None
+
+
+def save_draft(session: SceneSession, values: dict[str, Any]) -> None:
+    keystore = session.profile.keystore
+    assert keystore is not None
+    keystore.put(_draft_name(session), canonical_json(values))
+    keystore.save()
+
+
+def drop_draft(session: SceneSession) -> None:
+    keystore = session.profile.keystore
+    if keystore is not None and _draft_name(session) in keystore.secrets:
+        keystore.remove(_draft_name(session))
+        keystore.save()
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def form_context(session: SceneSession, values: dict[str, Any]) -> dict[str, Any]:
+    v = vocab.load()
+    return {
+        "v": v,
+        "values": values,
+        "fid": field_id,
+        "answers": [(a, v.answers[a]) for a in vocab.ANSWERS],
+        "zone_answers": [(a, v.zone_answers[a]) for a in vocab.ZONE_ANSWERS],
+        "views": VIEWS,
+        "shapes": zone_shapes(v),
+        "doubles": DOUBLES,
+        "check_ins": [(c, CHECK_IN_WORDS.get(c, c)) for c in CHECK_IN_PREFERENCES],
+        "intensities": range(1, 11),
+    }
+
+
+async def sheet(request: web.Request) -> web.StreamResponse:
+    async with synced(request) as (session, problem):
+        template = _template(session)
+        values = _flatten(tomllib.loads(template))
+        draft = load_draft(session)
+        ctx = scene_context(session, problem)
+        ctx |= form_context(session, values | (draft or {}))
+        ctx["draft"] = draft is not None
+        ctx["saved"] = request.query.get("saved") == "1"
+    return page(request, "sheet.html", ctx)
+
+
+async def sheet_post(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    async with synced(request) as (session, problem):
+        template = _template(session)
+        values = values_from_form(form, _flatten(tomllib.loads(template)))
+        save_draft(session, values)  # kept, encrypted, whatever happens next
+        if form.get("action") == "save":
+            return redirect(f"/scene/{session.scene.alias}/sheet?saved=1")
+        parsed, errors = check_values(template, values)
+        if errors:
+            ctx = scene_context(session, problem) | form_context(session, values)
+            ctx |= {"errors": errors, "draft": True, "saved": False}
+            return page(request, "sheet.html", ctx, status=400)
+    return redirect(f"/scene/{session.scene.alias}/sheet/check")
+
+
+async def check(request: web.Request) -> web.StreamResponse:
+    async with synced(request) as (session, problem):
+        draft = load_draft(session)
+        if draft is None:
+            return redirect(f"/scene/{session.scene.alias}/sheet")
+        parsed, errors = check_values(_template(session), draft)
+        if parsed is None:
+            return redirect(f"/scene/{session.scene.alias}/sheet")
+        ctx = scene_context(session, problem) | {
+            "rows": papers.sheet_rows(parsed),
+            "sheet": parsed,
+            "fid": field_id,
+            "v": vocab.load(),
+        }
+    return page(request, "check.html", ctx)
+
+
+async def send(request: web.Request) -> web.StreamResponse:
+    from client.app.pages_scene import _done
+
+    async def work(session: SceneSession) -> Any:
+        draft = load_draft(session)
+        parsed, errors = check_values(_template(session), draft or {})
+        if parsed is None:
+            from client.errors import ClientError
+
+            raise ClientError("Your sheet has unanswered items; nothing was sent.")
+        posted = await session.send(parsed)
+        drop_draft(session)
+        return posted
+
+    posted = await sending(request, work)
+    return _done(
+        request,
+        "Your boundary sheet is with the IC.",
+        f"Encrypted to the IC only; no scene partner can open it. In the log at entry "
+        f"{posted.receipt.index} (receipt checked). You can change it and send it again.",
+    )
+
+
