@@ -4,7 +4,8 @@
   session cookie (HttpOnly, SameSite=Strict, named after the port: cookies are not scoped by
   port, so two apps on one host keep their sessions apart) and dropped from the URL.
 - The ``Host`` header must be exactly ``127.0.0.1:PORT`` or ``localhost:PORT`` (DNS rebinding).
-- Every state-changing request needs a same-origin ``Origin`` and the session's CSRF token.
+- Every state-changing request needs a same-origin ``Origin`` (see :func:`same_origin`) and the
+  session's CSRF token.
 - Every response carries a strict Content-Security-Policy, nosniff, no-referrer and no-store.
 - Sessions end after ``session_seconds`` by the injected clock.
 """
@@ -107,6 +108,16 @@ def refusal(status: int, title: str, detail: str) -> web.Response:
     return web.Response(status=status, text=body, content_type="text/html")
 
 
+def same_origin(request: web.Request) -> bool:
+    """The request comes from this app's own page: its ``Origin`` is this very address, or,
+    as browsers send it under ``Referrer-Policy: no-referrer``, ``null`` with the browser's
+    own ``Sec-Fetch-Site: same-origin`` (a header no page can set)."""
+    origin = request.headers.get("Origin")
+    if origin == f"http://{request.headers.get('Host')}":
+        return True
+    return origin == "null" and request.headers.get("Sec-Fetch-Site") == "same-origin"
+
+
 def middleware(gate: Gate) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def guard(
@@ -145,12 +156,9 @@ async def _check(
             "</code> again and open the address it prints.",
         )
     request["session"] = session
+    if request.method not in SAFE_METHODS and not same_origin(request):
+        return refusal(403, "Refused", "The request did not come from this app's own page.")
     if request.method not in SAFE_METHODS:
-        origin = request.headers.get("Origin")
-        if origin not in {f"http://{host}" for host in gate.hosts} or origin != (
-            f"http://{request.headers['Host']}"
-        ):
-            return refusal(403, "Refused", "The request did not come from this app's own page.")
         form = await request.post()
         token = form.get("csrf")
         if not isinstance(token, str) or not hmac.compare_digest(

@@ -102,3 +102,20 @@ def shot(page: Any, name: str, *, full: bool = True) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full)
     return path
+
+
+class InThread:
+    """A demo Person whose commands run in a worker thread: Playwright's sync API keeps an
+    event loop running in the test's thread, and each command runs its own."""
+
+    def __init__(self, person: Any) -> None:
+        self.person = person
+
+    def cli(self, *args: str) -> Any:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(self.person.cli, *args).result()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.person, name)

@@ -37,6 +37,10 @@
   var title = document.getElementById("zonepanel-title");
   var note = document.getElementById("zonepanel-note");
   var current = null;
+  var lastZone = null;
+  panel.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && lastZone) { e.preventDefault(); lastZone.focus(); }
+  });
   var names = {};
   var labels = {};
   Array.prototype.forEach.call(panel.querySelectorAll(".zone-set"), function (b) {
@@ -78,7 +82,14 @@
     names[zone] = g.querySelector("title").textContent;
     g.addEventListener("click", function () { select(zone); });
     g.addEventListener("keydown", function (e) {
-      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); select(zone); }
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        select(zone);
+        lastZone = g;
+        // From the keyboard, go straight to the choices; Escape comes back to the zone.
+        var pressed = panel.querySelector('.zone-set[aria-pressed="true"]') || panel.querySelector(".zone-set");
+        pressed.focus();
+      }
     });
     paint(zone);
   });
