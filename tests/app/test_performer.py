@@ -67,6 +67,8 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
     ic, ben, app = world["ic"], world["ben"], world["app"]
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     page.goto(app.url)
 
     # --- onboarding: a weak passphrase is refused with zxcvbn's advice --------------------------
@@ -78,7 +80,7 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
     assert page.title().startswith("Error: ")
     summary = page.locator("#error-summary")
     assert "too easy to guess" in summary.inner_text()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    page.wait_for_function("() => document.activeElement.id === 'error-summary'", timeout=5000)
     assert summary.locator("a").get_attribute("href") == "#passphrase"
     assert page.get_by_label("Your name").input_value() == "Ana Ruiz"  # nothing typed is lost
     seen(world, page, "onboarding-error")
@@ -310,6 +312,11 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
         for marker in secrets:
             assert marker not in html, f"{marker} shown on {name} ({url})"
 
+    # Not one request of the whole path went to another origin.
+    assert requests and all(u.startswith(app.base + "/") for u in requests), {
+        u for u in requests if not u.startswith(app.base + "/")
+    }
+
     # --- reflow: 360 px wide, and 1280 px at 200% zoom (640 CSS px at scale 2) -----------------
     cookies = context.cookies()
     for size, scale in (((360, 740), 1), ((640, 450), 2)):
@@ -331,3 +338,49 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
             shot(tab, "scene-360px")
         small.close()
     context.close()
+
+
+def test_counsel_verifies_a_good_bundle_and_a_tampered_one_without_an_identity(
+    browser: Any, world: dict[str, Any], tmp_path: Path
+) -> None:
+    from tests.evidence.forge import dump, load, set_note
+
+    ic = world["ic"]
+    good = tmp_path / "lighthouse-evidence.json"
+    ic.cli("evidence", "export", "scene-12", "--out", str(good))
+    value = load(good.read_bytes())
+    origin, size, *rest = value["log"]["checkpoint"].split("\n")
+    set_note(value, "\n".join([origin, str(int(size) + 1), *rest]))
+    bad = tmp_path / "tampered.json"
+    bad.write_bytes(dump(value))
+    with app_process(tmp_path / "counsel", passphrase=None) as counsel:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(counsel.url)
+        page.get_by_role("link", name="check a bundle").click()
+        assert page.locator("h1").inner_text() == "Check an evidence bundle"
+        axe_check(page, "counsel")
+        page.get_by_label("The bundle file you were sent").set_input_files(str(good))
+        page.get_by_label("Case name").fill("Lighthouse v. nobody")
+        page.get_by_role("button", name="Check the bundle").click()
+        verdict = page.locator("#verdict")
+        assert verdict.locator(".verdict-word").inner_text() == "VERIFIED"
+        assert "RESULT: VERIFIED" in page.locator("pre.report").inner_text()
+        assert page.title().startswith("VERIFIED")
+        axe_check(page, "counsel-verified")
+        shot(page, "counsel-verified")
+        page.get_by_label("The bundle file you were sent").set_input_files(str(bad))
+        page.get_by_role("button", name="Check the bundle").click()
+        assert verdict.locator(".verdict-word").inner_text() == "NOT VERIFIED"
+        assert page.locator(".problems li").count() >= 1
+        assert "RESULT: NOT VERIFIED" in page.locator("pre.report").inner_text()
+        axe_check(page, "counsel-not-verified")
+        shot(page, "counsel-not-verified")
+        # The same report `closedset verify` prints.
+        from client.cli.main import run
+        import io
+
+        out = io.StringIO()
+        code = run(["verify", str(bad), "--home", str(tmp_path / "cli")], {}, stdout=out)
+        assert code == 1 and "RESULT: NOT VERIFIED" in out.getvalue()
+        context.close()
