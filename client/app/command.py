@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import socket
 import webbrowser
+from pathlib import Path
 
 from aiohttp import web
 
@@ -60,6 +61,39 @@ def app_command(ctx: Context, args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         ctx.stderr.write("The app stopped; your keys are locked.\n")
     return 0
+
+
+def serve_many(ctx: Context, people: list[tuple[str, Path]], passphrase: bytes) -> None:
+    """One app per profile, each on its own free port, in this process; prints each address
+    and serves until Ctrl+C (``closedset demo --app``)."""
+    from client.app.common import GATE
+    from client.app.server import make_app
+
+    async def serve() -> None:
+        runners = []
+        for name, home in people:
+            sock = _bind(0)
+            app = make_app(home, sock.getsockname()[1], clock=ctx.clock, passphrase=passphrase)
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.SockSite(runner, sock).start()
+            runners.append(runner)
+            ctx.stdout.write(f"  {name}: {app[GATE].launch_url()}\n")
+        ctx.stdout.write(
+            "Each address opens that person's app once, in one browser; use a private window "
+            "per person.\nPress Ctrl+C to stop.\n"
+        )
+        ctx.stdout.flush()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+
+    try:
+        asyncio.run(serve())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        ctx.stderr.write("The apps stopped.\n")
 
 
 def _args(p: argparse.ArgumentParser) -> None:

@@ -34,7 +34,18 @@ def demo_command(ctx: Context, args: argparse.Namespace) -> int:
                 f"{tmp},\nrunning `closedset` commands against {where}.\n\n"
             )
         story = Story(ctx)
-        tell(story, cast_of(tmp, relay))
+        cast = tell(story, cast_of(tmp, relay))
+        if args.app and story.passed:
+            from client.app.command import serve_many
+            from client.demo.cast import DEMO_PASSPHRASE
+
+            ctx.stdout.write(
+                f"\nThe negotiation above happened. Open each person's app to see it and take "
+                f"the next step (relay {relay}):\n"
+            )
+            serve_many(
+                ctx, [(p.name, p.home) for p in cast.people], DEMO_PASSPHRASE.encode("utf-8")
+            )
     seconds = round(time.monotonic() - started, 1)
     ctx.emit(
         {
