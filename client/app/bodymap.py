@@ -12,18 +12,30 @@ VIEWS = ("front", "back")
 
 # (kind, attributes) per zone per view, in a 200 x 400 box; drawn in this order (later on top).
 _BOTH_SIDES: dict[str, list[tuple[str, dict[str, int]]]] = {
-    "shoulders": [("ellipse", {"cx": 66, "cy": 94, "rx": 17, "ry": 10}),
-                  ("ellipse", {"cx": 134, "cy": 94, "rx": 17, "ry": 10})],
-    "arms": [("rect", {"x": 40, "y": 102, "width": 20, "height": 88, "rx": 9}),
-             ("rect", {"x": 140, "y": 102, "width": 20, "height": 88, "rx": 9})],
-    "hands": [("ellipse", {"cx": 50, "cy": 206, "rx": 12, "ry": 15}),
-              ("ellipse", {"cx": 150, "cy": 206, "rx": 12, "ry": 15})],
-    "thighs": [("rect", {"x": 73, "y": 204, "width": 25, "height": 62, "rx": 8}),
-               ("rect", {"x": 102, "y": 204, "width": 25, "height": 62, "rx": 8})],
-    "legs": [("rect", {"x": 75, "y": 270, "width": 21, "height": 96, "rx": 8}),
-             ("rect", {"x": 104, "y": 270, "width": 21, "height": 96, "rx": 8})],
-    "feet": [("ellipse", {"cx": 84, "cy": 378, "rx": 14, "ry": 8}),
-             ("ellipse", {"cx": 116, "cy": 378, "rx": 14, "ry": 8})],
+    "shoulders": [
+        ("ellipse", {"cx": 66, "cy": 94, "rx": 17, "ry": 10}),
+        ("ellipse", {"cx": 134, "cy": 94, "rx": 17, "ry": 10}),
+    ],
+    "arms": [
+        ("rect", {"x": 40, "y": 102, "width": 20, "height": 88, "rx": 9}),
+        ("rect", {"x": 140, "y": 102, "width": 20, "height": 88, "rx": 9}),
+    ],
+    "hands": [
+        ("ellipse", {"cx": 50, "cy": 206, "rx": 12, "ry": 15}),
+        ("ellipse", {"cx": 150, "cy": 206, "rx": 12, "ry": 15}),
+    ],
+    "thighs": [
+        ("rect", {"x": 73, "y": 204, "width": 25, "height": 62, "rx": 8}),
+        ("rect", {"x": 102, "y": 204, "width": 25, "height": 62, "rx": 8}),
+    ],
+    "legs": [
+        ("rect", {"x": 75, "y": 270, "width": 21, "height": 96, "rx": 8}),
+        ("rect", {"x": 104, "y": 270, "width": 21, "height": 96, "rx": 8}),
+    ],
+    "feet": [
+        ("ellipse", {"cx": 84, "cy": 378, "rx": 14, "ry": 8}),
+        ("ellipse", {"cx": 116, "cy": 378, "rx": 14, "ry": 8}),
+    ],
 }
 GEOMETRY: dict[str, dict[str, list[tuple[str, dict[str, int]]]]] = {
     "front": {

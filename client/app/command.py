@@ -24,7 +24,9 @@ def _bind(port: int) -> socket.socket:
         sock.bind(("127.0.0.1", port))
     except OSError as exc:
         sock.close()
-        raise UsageError(f"Port {port} on 127.0.0.1 is taken ({exc.strerror}); choose another --port.") from exc
+        raise UsageError(
+            f"Port {port} on 127.0.0.1 is taken ({exc.strerror}); choose another --port."
+        ) from exc
     sock.listen(128)
     return sock
 

@@ -47,7 +47,7 @@ def page(
     """Render ``template`` with what every page needs (the CSRF token, who is unlocked)."""
     state = request.app[STATE]
     session = request.get("session")
-    base = {
+    base: dict[str, Any] = {
         "csrf": session.csrf if session is not None else "",
         "me": state.profile.history if state.profile is not None else None,
         "errors": [],
@@ -56,4 +56,5 @@ def page(
     base |= context
     if base["errors"]:
         base["title_prefix"] = "Error: "
-    return aiohttp_jinja2.render_template(template, request, base, status=status)
+    response: web.Response = aiohttp_jinja2.render_template(template, request, base, status=status)
+    return response

@@ -87,7 +87,9 @@ async def welcome_post(request: web.Request) -> web.StreamResponse:
         errors.append({"field": "role-performer", "text": "Choose how you describe yourself."})
     score, advice = strength(first, values["name"], values["email"])
     if len(first) < 8:
-        errors.append({"field": "passphrase", "text": "Enter a passphrase of 8 characters or more."})
+        errors.append(
+            {"field": "passphrase", "text": "Enter a passphrase of 8 characters or more."}
+        )
     elif score < MIN_SCORE:
         errors.append(
             {
@@ -265,6 +267,7 @@ async def qr(request: web.Request) -> web.StreamResponse:
     else:
         raise web.HTTPNotFound()
     out = io.BytesIO()
-    segno.make(text, error="m").save(out, kind="svg", scale=4, xmldecl=False, svgns=True,
-                                      title=None, desc=None, nl=False)
+    segno.make(text, error="m").save(
+        out, kind="svg", scale=4, xmldecl=False, svgns=True, title=None, desc=None, nl=False
+    )
     return web.Response(body=out.getvalue(), content_type="image/svg+xml")

@@ -13,6 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from client.app.common import form_text, page, profile_of, redirect, state_of
+from client.app.security import HEADERS
 from client.app.state import writing
 from client.errors import ClientError, UsageError
 from client.negotiate import SceneSession, join_scene, relay_client
@@ -86,7 +87,10 @@ async def synced(request: web.Request) -> AsyncIterator[tuple[SceneSession, str 
         try:
             await relay.__aenter__()
         except UNREACHABLE as exc:
-            problem = f"The relay at {scene.relay} cannot be reached ({exc}); showing what this computer already has."
+            problem = (
+                f"The relay at {scene.relay} cannot be reached ({exc}); showing what this "
+                "computer already has. Nothing is waiting to be sent."
+            )
         try:
             session = SceneSession(profile, scene, relay, state.clock)
             if problem is None:
@@ -109,7 +113,9 @@ async def sending(request: web.Request, work: Any) -> Any:
     """Run ``work(session)`` on a freshly synced session; the relay must answer."""
     async with synced(request) as (session, problem):
         if problem:
-            raise ClientError(problem.replace("showing what this computer already has", "nothing was sent"))
+            raise ClientError(
+                problem.replace("showing what this computer already has", "nothing was sent")
+            )
         return await work(session)
 
 
@@ -172,7 +178,11 @@ def next_step(state: SceneState, me: bytes, alias: str) -> tuple[str, str | None
             "Check in with the IC",
         )
     if p == Phase.AGREED:
-        return "Agreed. You may still withdraw anything, at any time.", f"/scene/{alias}/rider", "Read the rider"
+        return (
+            "Agreed. You may still withdraw anything, at any time.",
+            f"/scene/{alias}/rider",
+            "Read the rider",
+        )
     if p == Phase.WITHDRAWN:
         return "Your withdrawal is with the IC; they answer with a new version.", None, None
     return "Waiting for the other performers and the IC.", f"/scene/{alias}/rider", "Read the rider"
@@ -201,11 +211,13 @@ async def join_post(request: web.Request) -> web.StreamResponse:
     invite = None
     try:
         invite = Invite.decode(code)
-    except Exception as exc:  # noqa: BLE001 - any decoding failure is the person's code
+    except Exception as exc:
         errors.append({"field": "code", "text": f"That is not a complete invite code: {exc}"})
     if errors or invite is None:
         return page(
-            request, "join.html", {"values": {"code": code, "alias": alias}, "errors": errors},
+            request,
+            "join.html",
+            {"values": {"code": code, "alias": alias}, "errors": errors},
             status=400,
         )
     async with writing(profile.home):
@@ -216,7 +228,9 @@ async def join_post(request: web.Request) -> web.StreamResponse:
         except UsageError as exc:
             errors = [{"field": "alias", "text": str(exc)}]
             return page(
-                request, "join.html", {"values": {"code": code, "alias": alias}, "errors": errors},
+                request,
+                "join.html",
+                {"values": {"code": code, "alias": alias}, "errors": errors},
                 status=400,
             )
     return redirect(f"/scene/{scene.alias}/joined?inviter={inviter.fingerprint.compact}")
@@ -271,18 +285,18 @@ async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: "update" whenever the relay's push stream names this scene."""
     profile, scene = find_scene(request)
     state = state_of(request)
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
-    )
+    response = web.StreamResponse(headers=HEADERS | {"Content-Type": "text/event-stream"})
     await response.prepare(request)
     try:
-        async with relay_client(profile, scene.relay, state.clock) as relay:
-            async with relay.stream() as stream:
-                await response.write(b"event: ready\ndata: ok\n\n")
-                async for event in stream:
-                    if event.get("thread") in (None, scene.thread):
-                        await response.write(b"event: update\ndata: new\n\n")
-    except UNREACHABLE + (ClientError,):
+        async with (
+            relay_client(profile, scene.relay, state.clock) as relay,
+            relay.stream() as stream,
+        ):
+            await response.write(b"event: ready\ndata: ok\n\n")
+            async for event in stream:
+                if event.get("thread") in (None, scene.thread):
+                    await response.write(b"event: update\ndata: new\n\n")
+    except (*UNREACHABLE, ClientError):
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await response.write(b"event: unreachable\ndata: relay\n\n")
     except (asyncio.CancelledError, ConnectionResetError):
@@ -332,7 +346,9 @@ async def rider(request: web.Request) -> web.StreamResponse:
         if current is None:
             return page(request, "norider.html", ctx)
         names = ctx["names"]
-        mine = [v.rider.version for v in state.versions if session.me in state.accepted(v.rider.version)]
+        mine = [
+            v.rider.version for v in state.versions if session.me in state.accepted(v.rider.version)
+        ]
         versions = papers.versions_of(state)
         last = max((v for v in mine if v != current.rider.version), default=None)
         changes = diff(versions[last], current.rider, names) if last in versions else []
@@ -355,9 +371,7 @@ async def rider_accept(request: web.Request) -> web.StreamResponse:
         async with synced(request) as (session, problem):
             ctx = scene_context(session, problem)
         ctx["heading"] = "Not accepted"
-        ctx["message"] = (
-            "Tick the box that names the version you accept; nothing was sent."
-        )
+        ctx["message"] = "Tick the box that names the version you accept; nothing was sent."
         return page(request, "problem.html", ctx, status=400)
     version = int(wanted)
 
@@ -368,9 +382,12 @@ async def rider_accept(request: web.Request) -> web.StreamResponse:
         return await session.send(Acceptance(version, versions[version].hash))
 
     posted = await sending(request, work)
-    return _done(request, f"You accepted rider version {version}.",
-                 f"It is in the log at entry {posted.receipt.index} (receipt checked). Everyone "
-                 "in the scene sees your signature. You may still withdraw at any time.")
+    return _done(
+        request,
+        f"You accepted rider version {version}.",
+        f"It is in the log at entry {posted.receipt.index} (receipt checked). Everyone "
+        "in the scene sees your signature. You may still withdraw at any time.",
+    )
 
 
 async def rider_counter(request: web.Request) -> web.StreamResponse:
@@ -380,7 +397,10 @@ async def rider_counter(request: web.Request) -> web.StreamResponse:
     if not comment:
         async with synced(request) as (session, problem):
             ctx = scene_context(session, problem)
-        ctx |= {"heading": "Nothing to send", "message": "Write what you would like changed; nothing was sent."}
+        ctx |= {
+            "heading": "Nothing to send",
+            "message": "Write what you would like changed; nothing was sent.",
+        }
         return page(request, "problem.html", ctx, status=400)
 
     async def work(session: SceneSession) -> Any:
@@ -390,9 +410,12 @@ async def rider_counter(request: web.Request) -> web.StreamResponse:
         return await session.send(Counter(version, versions[version].hash, comment))
 
     posted = await sending(request, work)
-    return _done(request, f"Your comments on version {version} are with the IC.",
-                 f"Encrypted to the IC only; your scene partners do not see them. In the log at "
-                 f"entry {posted.receipt.index}.")
+    return _done(
+        request,
+        f"Your comments on version {version} are with the IC.",
+        f"Encrypted to the IC only; your scene partners do not see them. In the log at "
+        f"entry {posted.receipt.index}.",
+    )
 
 
 # --- withdraw, check in, report ----------------------------------------------------------------
@@ -402,7 +425,8 @@ async def withdraw(request: web.Request) -> web.StreamResponse:
     async with synced(request) as (session, problem):
         ctx = scene_context(session, problem)
         ctx["items"] = _my_items(session.state(), session.me)
-        ctx["version"] = session.state().current.rider.version if session.state().current else None
+        current = session.state().current
+        ctx["version"] = current.rider.version if current is not None else None
     return page(request, "withdraw.html", ctx)
 
 
@@ -451,12 +475,15 @@ async def checkin_post(request: web.Request) -> web.StreamResponse:
     wants = form_text(form, "wants_contact", 5) == "yes"
 
     async def work(session: SceneSession) -> Any:
-        return await session.send(CheckIn(status, note, wants))  # type: ignore[arg-type]
+        return await session.send(CheckIn(status, note, wants))
 
     posted = await sending(request, work)
-    return _done(request, "Your check-in is with the IC.",
-                 f"Encrypted to the IC only (log entry {posted.receipt.index})."
-                 + (" They will contact you." if wants else ""))
+    return _done(
+        request,
+        "Your check-in is with the IC.",
+        f"Encrypted to the IC only (log entry {posted.receipt.index})."
+        + (" They will contact you." if wants else ""),
+    )
 
 
 async def report(request: web.Request) -> web.StreamResponse:
@@ -483,16 +510,29 @@ async def report_post(request: web.Request) -> web.StreamResponse:
             errors.append({"field": "when", "text": str(exc)})
     anonymous = values["anonymity"] != "named"
     if to_production and anonymous:
-        errors.append({"field": "to_production", "text": "To send it to the production yourself, choose that they may know it was you."})
+        errors.append(
+            {
+                "field": "to_production",
+                "text": "To send it to the production yourself, choose that they may know it "
+                "was you.",
+            }
+        )
     if errors:
         async with synced(request) as (session, problem):
             ctx = scene_context(session, problem)
-        ctx |= {"values": values | {"involved": involved, "to_production": to_production}, "errors": errors}
+        ctx |= {
+            "values": values | {"involved": involved, "to_production": to_production},
+            "errors": errors,
+        }
         return page(request, "report.html", ctx, status=400)
 
     async def work(session: SceneSession) -> Any:
         brief = session.state().brief
-        people = {Fingerprint.of(p.identity).compact: p.identity for p in brief.participants} if brief else {}
+        people = (
+            {Fingerprint.of(p.identity).compact: p.identity for p in brief.participants}
+            if brief
+            else {}
+        )
         statement = TransgressionReport(
             kind=values["kind"],  # type: ignore[arg-type]
             what=values["what"].strip(),
@@ -506,9 +546,12 @@ async def report_post(request: web.Request) -> web.StreamResponse:
 
     posted = await sending(request, work)
     to = "the IC and the production contact" if to_production else "the IC only"
-    return _done(request, f"Your report is with {to}.",
-                 f"In the log at entry {posted.receipt.index}."
-                 + (" The IC passes it on without your name." if anonymous else ""))
+    return _done(
+        request,
+        f"Your report is with {to}.",
+        f"In the log at entry {posted.receipt.index}."
+        + (" The IC passes it on without your name." if anonymous else ""),
+    )
 
 
 # --- confirmation --------------------------------------------------------------------------------
@@ -528,9 +571,7 @@ def _done(request: web.Request, heading: str, detail: str) -> web.StreamResponse
 
 
 async def done(request: web.Request) -> web.StreamResponse:
-    heading, detail = state_of(request).confirmations.get(
-        request.query.get("c", ""), ("Done", "")
-    )
+    heading, detail = state_of(request).confirmations.get(request.query.get("c", ""), ("Done", ""))
     async with synced(request) as (session, problem):
         ctx = scene_context(session, problem)
     ctx |= {"heading": heading, "detail": detail}

@@ -79,7 +79,7 @@ def _template(session: SceneSession) -> str:
 def fill(text: str, values: dict[str, Any]) -> tuple[str, dict[int, str]]:
     """Set ``section.key`` lines of the template; returns the text and line -> path."""
     wanted = dict(values)
-    section, out, where = "", [], {}
+    section, out, where = "", list[str](), dict[int, str]()
     headers: dict[str, int] = {}
     for line in text.splitlines():
         stripped = line.strip()
@@ -108,7 +108,7 @@ def fill(text: str, values: dict[str, Any]) -> tuple[str, dict[int, str]]:
 def values_from_form(form: Any, template_values: dict[str, Any]) -> dict[str, Any]:
     """The form's answers as template values (strings, booleans, numbers, lists)."""
     values: dict[str, Any] = {}
-    for path, original in template_values.items():
+    for path in template_values:
         if path == "vocabulary":
             continue
         if path in LISTS:
@@ -138,7 +138,9 @@ def values_from_form(form: Any, template_values: dict[str, Any]) -> dict[str, An
     return values
 
 
-def check_values(template: str, values: dict[str, Any]) -> tuple[BoundarySheet | None, list[dict[str, str]]]:
+def check_values(
+    template: str, values: dict[str, Any]
+) -> tuple[BoundarySheet | None, list[dict[str, str]]]:
     """The CLI's own parser on the filled-in template: the sheet, or each problem by field."""
     text, lines = fill(template, values)
     try:
@@ -147,7 +149,9 @@ def check_values(template: str, values: dict[str, Any]) -> tuple[BoundarySheet |
         errors = []
         for problem in exc.problems:
             path = lines.get(problem.line)
-            errors.append({"field": field_id(path) if path else "", "text": _words(problem.message)})
+            errors.append(
+                {"field": field_id(path) if path else "", "text": _words(problem.message)}
+            )
         return None, errors
 
 
@@ -225,7 +229,7 @@ async def sheet_post(request: web.Request) -> web.StreamResponse:
         save_draft(session, values)  # kept, encrypted, whatever happens next
         if form.get("action") == "save":
             return redirect(f"/scene/{session.scene.alias}/sheet?saved=1")
-        parsed, errors = check_values(template, values)
+        _, errors = check_values(template, values)
         if errors:
             ctx = scene_context(session, problem) | form_context(session, values)
             ctx |= {"errors": errors, "draft": True, "saved": False}
@@ -238,7 +242,7 @@ async def check(request: web.Request) -> web.StreamResponse:
         draft = load_draft(session)
         if draft is None:
             return redirect(f"/scene/{session.scene.alias}/sheet")
-        parsed, errors = check_values(_template(session), draft)
+        parsed, _ = check_values(_template(session), draft)
         if parsed is None:
             return redirect(f"/scene/{session.scene.alias}/sheet")
         ctx = scene_context(session, problem) | {
@@ -255,7 +259,7 @@ async def send(request: web.Request) -> web.StreamResponse:
 
     async def work(session: SceneSession) -> Any:
         draft = load_draft(session)
-        parsed, errors = check_values(_template(session), draft or {})
+        parsed, _ = check_values(_template(session), draft or {})
         if parsed is None:
             from client.errors import ClientError
 
@@ -271,5 +275,3 @@ async def send(request: web.Request) -> web.StreamResponse:
         f"Encrypted to the IC only; no scene partner can open it. In the log at entry "
         f"{posted.receipt.index} (receipt checked). You can change it and send it again.",
     )
-
-

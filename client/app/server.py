@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from client.errors import ClientError
-from keys.errors import KeysError
-from keys.identity import Fingerprint
-
 from client.app import pages_counsel, pages_me, pages_scene, pages_sheet
 from client.app.common import GATE, STATE, Locked, page, redirect
 from client.app.security import Gate, middleware, refusal
 from client.app.state import DEFAULT_IDLE_SECONDS, AppState
+from client.errors import ClientError
+from keys.errors import KeysError
+from keys.identity import Fingerprint
 
 HERE = Path(__file__).parent
 
@@ -83,14 +82,13 @@ async def launch(request: web.Request) -> web.StreamResponse:
     return response
 
 
-
-
 @web.middleware
 async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """A locked profile goes to the unlock page; a refusal the library explains is one
     sentence on a page, never a traceback."""
     try:
-        return await handler(request)
+        response: web.StreamResponse = await handler(request)
+        return response
     except Locked:
         state = request.app[STATE]
         if request.method == "GET" and request.path not in ("/", "/unlock"):
@@ -98,6 +96,8 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return redirect("/unlock" if state.has_identity() else "/welcome")
     except (ClientError, KeysError) as exc:
         return page(
-            request, "problem.html", {"heading": "That did not work", "message": str(exc)},
+            request,
+            "problem.html",
+            {"heading": "That did not work", "message": str(exc)},
             status=400,
         )

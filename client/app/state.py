@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from client.profile import KEYSTORE_FILE, Profile
 from client import profile_lock
+from client.profile import KEYSTORE_FILE, Profile
 
 DEFAULT_IDLE_SECONDS = 15 * 60
 

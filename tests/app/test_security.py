@@ -115,9 +115,8 @@ async def test_no_launch_secret_and_a_reused_one_open_nothing(started: list[Runn
         async with stranger.get(a.base + "/launch?secret=guess") as r:
             assert r.status == 403
     url = a.app[GATE].launch_url()
-    async with _session() as first:
-        async with first.get(url) as r:
-            assert r.status == 200 and "secret" not in str(r.url)  # the secret left the URL
+    async with _session() as first, first.get(url) as r:
+        assert r.status == 200 and "secret" not in str(r.url)  # the secret left the URL
     async with _session() as second:
         async with second.get(url) as r:
             assert r.status == 403 and "already used" in await r.text()
@@ -174,15 +173,15 @@ async def test_sessions_expire_and_idle_keys_are_forgotten(started: list[Running
     async with _session() as client:
         await _launched(client, a)
         token = await _csrf(client, a, "/unlock")
-        async with client.post(a.base + "/unlock", headers=a.origin,
-                               data={"csrf": token, "passphrase": PASSPHRASE.decode()}) as r:  # fmt: skip
+        unlock = {"csrf": token, "passphrase": PASSPHRASE.decode()}
+        async with client.post(a.base + "/unlock", headers=a.origin, data=unlock) as r:
             assert r.status == 200 and str(r.url) == a.base + "/"
         a.clock.now += 601  # idle past the limit: the keys are forgotten
         async with client.get(a.base + "/settings", allow_redirects=False) as r:
             assert r.status == 303 and r.headers["Location"].startswith("/unlock")
         assert state.profile is None
-        async with client.post(a.base + "/unlock", headers=a.origin,
-                               data={"csrf": token, "passphrase": "wrong passphrase"}) as r:  # fmt: skip
+        wrong = {"csrf": token, "passphrase": "wrong passphrase"}
+        async with client.post(a.base + "/unlock", headers=a.origin, data=wrong) as r:
             assert r.status == 400 and "does not open your keys" in await r.text()
             assert "Error: " in await r.text()
         a.clock.now += 3600  # the session itself ends
@@ -200,11 +199,11 @@ async def test_two_apps_on_one_host_keep_their_sessions_apart(started: list[Runn
         a_cookie = next(c.value for c in client.cookie_jar if c.key == f"closedset-{a.port}")
     async with _session() as other:
         # A's session token presented to B (under B's cookie name) opens nothing there.
-        async with other.get(b.base + "/settings",
-                             headers={"Cookie": f"closedset-{b.port}={a_cookie}"}) as r:  # fmt: skip
+        as_b = {"Cookie": f"closedset-{b.port}={a_cookie}"}
+        async with other.get(b.base + "/settings", headers=as_b) as r:
             assert r.status == 403
-        async with other.get(a.base + "/settings",
-                             headers={"Cookie": f"closedset-{a.port}={a_cookie}"}) as r:  # fmt: skip
+        as_a = {"Cookie": f"closedset-{a.port}={a_cookie}"}
+        async with other.get(a.base + "/settings", headers=as_a) as r:
             assert r.status in (200, 303)
 
 
@@ -218,3 +217,29 @@ async def test_every_response_carries_the_headers(started: list[Running]) -> Non
             async with client.get(a.base + path, allow_redirects=False) as r:
                 _headers_ok(r)
                 assert r.status != 500, path
+
+
+async def test_an_unreachable_relay_is_a_banner_and_a_refusal_never_an_error_page(
+    started: list[Running],
+) -> None:
+    from client.scenes import SceneBook, SceneRef
+
+    a = started[0]
+    state = a.app[STATE]
+    book = SceneBook(state.home)
+    book.add(SceneRef("lighthouse", f"http://127.0.0.1:{_free_port()}", "A" * 22, "performer"))
+    book.save()
+    state.unlock(PASSPHRASE)
+    async with _session() as client:
+        await _launched(client, a)
+        async with client.get(a.base + "/scene/lighthouse") as r:
+            text = await r.text()
+            assert r.status == 200
+            assert "cannot be reached" in text and 'id="relay-banner"' in text
+            assert 'id="relay-banner" class="banner warn" role="status"' in text  # not hidden
+            assert 'id="withdraw-link"' in text
+        token = await _csrf(client, a, "/scene/lighthouse/withdraw")
+        async with client.post(a.base + "/scene/lighthouse/withdraw", headers=a.origin,
+                               data={"csrf": token, "whole": "yes"}) as r:  # fmt: skip
+            assert r.status == 400
+            assert "nothing was sent" in await r.text()
