@@ -226,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  static page of the same size: cold {r['static_cold_s']:.0f} ms,"
               f" warm {r['static_warm_s']:.0f} ms")  # fmt: skip
         print(f"  push: on the open page {r['page_push_s']:.0f} ms after the post,"
-              f" relay's own stream {r['relay_push_s']:.0f} ms = {r['push_ratio']:.2f}x")  # fmt: skip
+              f" relay's own stream {r['relay_push_s']:.0f} ms"
+              f" = {r['push_ratio']:.2f}x")  # fmt: skip
     return 0
 
 
