@@ -301,6 +301,34 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
     assert "Your report is with the IC only." in page.locator("h1").inner_text()
     kinds = [row["kind"] for row in ic.cli("thread", "scene-12")]
     assert "report" in kinds and kinds.count("withdrawal") == 2
+    seen(world, page, "report-sent")
+
+    # --- lock and unlock; then withdraw everything with the keyboard alone, in two actions ---
+    page.get_by_role("button", name="Lock").click()
+    assert page.locator("h1").inner_text() == "Unlock your keys"
+    seen(world, page, "unlock")
+    page.get_by_label("Passphrase").fill(STRONG)
+    page.keyboard.press("Enter")
+    page.wait_for_url(app.base + "/")
+    assert page.locator("h1").inner_text() == "Your scenes"
+    page.goto(f"{app.base}/scene/lighthouse")
+
+    def tab_to(predicate: str, limit: int = 80) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate(predicate):
+                return
+        raise AssertionError(f"Tab never reached {predicate}")
+
+    tab_to("() => document.activeElement.id === 'withdraw-link'")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/withdraw")
+    tab_to("() => document.activeElement.id === 'withdraw-all'")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/done?*")
+    assert "Withdrawn: the whole rider." in page.locator("h1").inner_text()
+    assert any(w["items"] == ["the whole rider"] for w in
+               ic.cli("scene", "status", "scene-12")["withdrawals"])  # fmt: skip
 
     # --- every page the performer can open, searched for the partner's and director's words ----
     for path in ("/", "/contacts", "/settings", "/scene/lighthouse", "/scene/lighthouse/rider",

@@ -243,3 +243,26 @@ async def test_an_unreachable_relay_is_a_banner_and_a_refusal_never_an_error_pag
                                data={"csrf": token, "whole": "yes"}) as r:  # fmt: skip
             assert r.status == 400
             assert "nothing was sent" in await r.text()
+
+
+async def test_a_passphrase_from_the_environment_unlocks_at_start_only(tmp_path: Path) -> None:
+    Profile.create(tmp_path / "c", PASSPHRASE, name="Cy", role="performer", email=None, now=1)
+    port = _free_port()
+    app = make_app(tmp_path / "c", port, clock=Clock(), passphrase=PASSPHRASE)
+    assert app[STATE].profile is not None  # unlocked at start
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    running = Running(app, port, Clock())
+    try:
+        async with _session() as client:
+            await _launched(client, running)
+            token = await _csrf(client, running)
+            async with client.post(running.base + "/lock", headers=running.origin,
+                                   data={"csrf": token}, allow_redirects=False) as r:  # fmt: skip
+                assert r.status == 303
+            assert app[STATE].profile is None
+            async with client.get(running.base + "/", allow_redirects=False) as r:
+                assert r.status == 303 and r.headers["Location"] == "/unlock"
+    finally:
+        await runner.cleanup()
