@@ -118,7 +118,9 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
     assert page.locator("#fingerprint").inner_text() == world["ic_fingerprint"]
     number = page.locator("#safety-number").inner_text()
     assert re.fullmatch(r"[0-9 ]{60,80}", number), number
-    assert page.locator("img[src*='/qr/safety/']").evaluate("i => i.naturalWidth") > 0
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
     seen(world, page, "joined")
     shot(page, "joined")
     page.get_by_role("button", name="The numbers match").click()
@@ -258,6 +260,12 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
         ic.cli("scene", "status", "scene-12")["versions"][0]["accepted_by"]
     )
     page.go_back()
+    page.get_by_label("What would you like changed?").fill("Please add a closed-set list.")
+    page.get_by_role("button", name="Send to the IC").click()
+    assert "Your comments on version 1 are with the IC." in page.locator("h1").inner_text()
+    counters = ic.cli("scene", "status", "scene-12")["counters"]
+    assert any(c["by"] == "Ana Ruiz" and "closed-set list" in c["comments"] for c in counters)
+    page.get_by_role("link", name="Rider", exact=True).click()
     page.get_by_label("I have read rider version 1 and I accept it").check()
     page.get_by_role("button", name="Accept version 1").click()
     assert "You accepted rider version 1." in page.locator("h1").inner_text()
