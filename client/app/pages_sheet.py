@@ -28,6 +28,27 @@ from client.views import papers
 from keys.encoding import canonical_json
 
 DRAFT_PREFIX = "sheet-draft:"
+# The sheet's parts, each its own page (one thing per page); "all" shows every part at once.
+PARTS = (
+    ("you", "You and your signals", ("you.", "signals.")),
+    ("acts", "Acts", ("acts.",)),
+    ("body", "Body map", ("zones.", "zone_notes.")),
+    ("nudity", "Nudity and garments", ("nudity.", "modesty.")),
+    ("set", "Closed set and footage", ("closed_set.", "footage.", "doubles.")),
+    ("care", "Health and aftercare", ("care.", "unanswered")),
+)
+
+
+def part_of(path: str) -> str:
+    return next((key for key, _, prefixes in PARTS if path.startswith(prefixes)), "")
+
+
+def _part(value: object) -> str:
+    return (
+        value if isinstance(value, str) and value in {k for k, _, _ in PARTS} | {"all"} else "you"
+    )
+
+
 FLAGS = ("nudity", "footage", "doubles")
 LISTS = {"modesty.garments", "closed_set.present", "closed_set.monitors"}
 DOUBLES = {
@@ -193,9 +214,17 @@ def drop_draft(session: SceneSession) -> None:
 # --- pages -------------------------------------------------------------------------------------
 
 
-def form_context(session: SceneSession, values: dict[str, Any]) -> dict[str, Any]:
+def form_context(session: SceneSession, values: dict[str, Any], part: str) -> dict[str, Any]:
     v = vocab.load()
+    keys = [k for k, _, _ in PARTS]
+    following = keys[keys.index(part) + 1] if part in keys[:-1] else None
+    labels = {k: label for k, label, _ in PARTS}
     return {
+        "part": part,
+        "part_label": labels.get(part, ""),
+        "parts": [(k, label) for k, label, _ in PARTS],
+        "next_part": following,
+        "next_label": labels.get(following or "", ""),
         "v": v,
         "values": values,
         "fid": field_id,
@@ -215,7 +244,7 @@ async def sheet(request: web.Request) -> web.StreamResponse:
         values = _flatten(tomllib.loads(template))
         draft = load_draft(session)
         ctx = scene_context(session, problem)
-        ctx |= form_context(session, values | (draft or {}))
+        ctx |= form_context(session, values | (draft or {}), _part(request.query.get("part")))
         ctx["draft"] = draft is not None
         ctx["saved"] = request.query.get("saved") == "1"
     return page(request, "sheet.html", ctx)
@@ -223,18 +252,34 @@ async def sheet(request: web.Request) -> web.StreamResponse:
 
 async def sheet_post(request: web.Request) -> web.StreamResponse:
     form = await request.post()
+    part = _part(form.get("part"))
     async with synced(request) as (session, problem):
         template = _template(session)
-        values = values_from_form(form, _flatten(tomllib.loads(template)))
+        template_values = _flatten(tomllib.loads(template))
+        posted = values_from_form(form, template_values)
+        # A part's page carries only its own fields: the other parts keep what was saved.
+        values = template_values | (load_draft(session) or {})
+        values = {k: v for k, v in values.items() if part == "all" or part_of(k) != part}
+        values |= {k: v for k, v in posted.items() if part == "all" or part_of(k) == part}
         save_draft(session, values)  # kept, encrypted, whatever happens next
-        if form.get("action") == "save":
-            return redirect(f"/scene/{session.scene.alias}/sheet?saved=1")
+        alias = session.scene.alias
+        action = form.get("action")
+        goto = form.get("goto")
+        if isinstance(goto, str) and goto:
+            return redirect(f"/scene/{alias}/sheet?part={_part(goto)}")
+        if action == "save":
+            return redirect(f"/scene/{alias}/sheet?part={part}&saved=1")
+        if action == "next":
+            keys = [k for k, _, _ in PARTS]
+            following = keys[keys.index(part) + 1] if part in keys[:-1] else part
+            return redirect(f"/scene/{alias}/sheet?part={following}")
         _, errors = check_values(template, values)
         if errors:
-            ctx = scene_context(session, problem) | form_context(session, values)
+            # Every part on one page, so each error in the summary links to its field.
+            ctx = scene_context(session, problem) | form_context(session, values, "all")
             ctx |= {"errors": errors, "draft": True, "saved": False}
             return page(request, "sheet.html", ctx, status=400)
-    return redirect(f"/scene/{session.scene.alias}/sheet/check")
+    return redirect(f"/scene/{alias}/sheet/check")
 
 
 async def check(request: web.Request) -> web.StreamResponse:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,4 +102,18 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
             "problem.html",
             {"heading": "That did not work", "message": str(exc)},
             status=400,
+        )
+    except web.HTTPException:
+        raise
+    except Exception:  # a bug of ours: the cause for developers, one calm sentence for people
+        traceback.print_exc(file=sys.stderr)
+        return page(
+            request,
+            "problem.html",
+            {
+                "heading": "Something went wrong in the app",
+                "message": "This is a fault in Closed Set, not something you did. "
+                "Nothing was sent. The details are in the window where the app runs.",
+            },
+            status=500,
         )

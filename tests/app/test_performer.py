@@ -156,8 +156,20 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
     shot(page, "scene")
 
     # --- the sheet: the body map by keyboard only ----------------------------------------------
+    # One part per page; each part's answers are kept (encrypted) when moving to another.
     page.get_by_role("link", name="Fill in your boundary sheet").click()
-    assert page.locator("h1").inner_text() == "Your boundary sheet"
+    assert page.locator("h1").inner_text() == "Your boundary sheet: You and your signals"
+    page.get_by_label("Pronouns").fill("she/her")
+    seen(world, page, "sheet-you")
+    page.get_by_role("button", name="Save and continue: Acts").click()
+    assert page.locator("h1").inner_text() == "Your boundary sheet: Acts"
+    page.locator("input[name='acts.closed-mouth-kissing-lips.answer'][value='yes']").check()
+    page.locator("input[name='acts.hand-on-back.giving'][value='yes']").check()
+    page.locator("input[name='acts.hand-on-back.receiving'][value='ask-first']").check()
+    page.locator("select[name='acts.hand-on-back.receiving_intensity']").select_option("3")
+    seen(world, page, "sheet-acts")
+    page.get_by_role("button", name="Save and continue: Body map").click()
+    assert page.locator("h1").inner_text() == "Your boundary sheet: Body map"
     page.locator("#bodymap").wait_for(state="visible", timeout=5000)
     page.locator("h1").click()
     for _ in range(600):
@@ -189,13 +201,7 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
     assert "a-ok" in (
         page.locator(".zone[data-zone='shoulders']").first.get_attribute("class") or ""
     )
-    page.locator("input[name='acts.closed-mouth-kissing-lips.answer'][value='yes']").check()
-    page.locator("input[name='acts.hand-on-back.giving'][value='yes']").check()
-    page.locator("input[name='acts.hand-on-back.receiving'][value='ask-first']").check()
-    page.locator("select[name='acts.hand-on-back.receiving_intensity']").select_option("3")
-    page.get_by_label("Pronouns").fill("she/her")
-    page.locator("input[name='care.check_in'][value='message']").check()
-    seen(world, page, "sheet")
+    seen(world, page, "sheet-body")
     shot(page, "sheet-body-map")
     page.locator("#part-body").screenshot(path=str(SCREENSHOTS / "body-map.png"))
     # A draft is saved encrypted: no plaintext of it anywhere in the profile.
@@ -207,6 +213,11 @@ def test_a_performer_onboards_joins_fills_in_accepts_withdraws_checks_in_and_rep
             data = path.read_bytes()
             assert b"no touching near the eyes" not in data, path
             assert b"she/her" not in data, path
+    # Straight to the last part (the parts list saves this page first), then check.
+    page.get_by_role("button", name="Health and aftercare").click()
+    assert page.locator("h1").inner_text() == "Your boundary sheet: Health and aftercare"
+    page.locator("input[name='care.check_in'][value='message']").check()
+    seen(world, page, "sheet-care")
 
     # --- the same checks as the CLI, next to the field -----------------------------------------
     page.get_by_role("button", name="Check my answers").click()
