@@ -113,7 +113,8 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
             {
                 "heading": "Something went wrong in the app",
                 "message": "This is a fault in Closed Set, not something you did. "
-                "Nothing was sent. The details are in the window where the app runs.",
+                "If you were sending something, the scene page shows whether it arrived. "
+                "The details are in the window where the app runs.",
             },
             status=500,
         )
