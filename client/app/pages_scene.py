@@ -263,7 +263,15 @@ async def scene(request: web.Request) -> web.StreamResponse:
     async with synced(request) as (session, problem):
         ctx = scene_context(session, problem)
         state = session.state()
-        text, link, label = next_step(state, session.me, session.scene.alias)
+        if session.scene.role == "ic":
+            # The coordinator's own pages are a later step; until then the CLI's next step.
+            from client.views.status import next_step as cli_next
+
+            names = Names(state.brief, session.me)
+            text = cli_next(state, session.me, "ic", session.scene.alias, names)
+            link = label = None
+        else:
+            text, link, label = next_step(state, session.me, session.scene.alias)
         now = session.now()
         ctx |= {
             "next_text": text,
