@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from client.app.security import Gate
+from client.app.security import SESSION, Gate
 from client.app.state import AppState
 from client.profile import Profile
 
@@ -46,7 +46,7 @@ def page(
 ) -> web.Response:
     """Render ``template`` with what every page needs (the CSRF token, who is unlocked)."""
     state = request.app[STATE]
-    session = request.get("session")
+    session = request.get(SESSION)
     base: dict[str, Any] = {
         "csrf": session.csrf if session is not None else "",
         "me": state.profile.history if state.profile is not None else None,

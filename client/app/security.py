@@ -47,6 +47,9 @@ class Session:
     started: float
 
 
+SESSION = web.RequestKey("session", Session)
+
+
 @dataclass
 class Gate:
     """The launch secret, the sessions it opened, and the rules every request passes."""
@@ -155,7 +158,7 @@ async def _check(
             "This browser has no session with the app, or it ended. Run <code>closedset app"
             "</code> again and open the address it prints.",
         )
-    request["session"] = session
+    request[SESSION] = session
     if request.method not in SAFE_METHODS and not same_origin(request):
         return refusal(403, "Refused", "The request did not come from this app's own page.")
     if request.method not in SAFE_METHODS:
