@@ -2,6 +2,10 @@
 "use strict";
 
 (function () {
+  // A page shown again from the back-forward cache is fetched afresh (it may show plaintext
+  // from before a lock); the server also sends Cache-Control: no-store.
+  window.addEventListener("pageshow", function (e) { if (e.persisted) { window.location.reload(); } });
+
   // An error summary takes the focus, so a screen reader reads it first.
   var summary = document.getElementById("error-summary");
   if (summary) { summary.focus(); }
