@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -205,14 +206,26 @@ async def join_post(request: web.Request) -> web.StreamResponse:
     profile = profile_of(request)
     state = state_of(request)
     form = await request.post()
-    code = "".join(form_text(form, "code", 4000).split())
+    raw = form_text(form, "code", 4000)
     alias = form_text(form, "alias", 40).strip().lower() or "scene"
+    code = "".join(raw.split())
+    # A link or a message that carries the code: the code starts with its prefix and ends at
+    # a space; a code a mail program wrapped over lines is read with the spaces taken out.
+    found = re.search(r"closedset-invite:[^\s\"'<>&?#]+", raw)
+    candidates = [found.group(0)] if found else []
+    candidates.append(code)
     errors = []
     invite = None
-    try:
-        invite = Invite.decode(code)
-    except Exception as exc:
-        errors.append({"field": "code", "text": f"That is not a complete invite code: {exc}"})
+    problem: Exception | None = None
+    for candidate in candidates:
+        try:
+            invite = Invite.decode(candidate)
+            code = candidate
+            break
+        except Exception as exc:  # any decoding failure is the person's code
+            problem = exc
+    if invite is None:
+        errors.append({"field": "code", "text": f"That is not a complete invite code: {problem}"})
     if errors or invite is None:
         return page(
             request,
