@@ -170,18 +170,39 @@ def check_values(
         errors = []
         for problem in exc.problems:
             path = lines.get(problem.line)
-            errors.append(
-                {"field": field_id(path) if path else "", "text": _words(problem.message)}
-            )
+            text = _words(problem.message)
+            if path and text.startswith(path):
+                text = label_of(path) + text[len(path) :]
+            errors.append({"field": field_id(path) if path else "", "text": text})
         return None, errors
+
+
+def label_of(path: str) -> str:
+    """What the page calls the field at ``path`` (the parser names its TOML path)."""
+    v = vocab.load()
+    kind, _, rest = path.partition(".")
+    name, _, key = rest.partition(".")
+    if kind == "acts" and name in v.acts:
+        return v.acts[name].name + ("" if key in ("answer", "intensity") else f", {key}")
+    tables: dict[str, Any] = {
+        "zones": v.zones, "zone_notes": v.zones, "nudity": v.nudity, "footage": v.uses,
+    }  # fmt: skip
+    if kind in tables and name in tables[kind]:
+        return tables[kind][name].name
+    return (name or kind).replace("_", " ").capitalize()
 
 
 def _words(message: str) -> str:
     # The parser speaks of the TOML file; on the page the same sentence names no file syntax.
-    return message.replace(
-        ' (nothing is assumed, or set unanswered = "no" at the top to answer every empty item no)',
-        ' (nothing is assumed; or tick "answer everything I leave empty with no")',
-    )
+    for file_words, page_words in (
+        (' (nothing is assumed, or set unanswered = "no" at the top to answer every empty item'
+         " no)", ' (nothing is assumed; or tick "answer everything I leave empty with no")'),
+        (" in quotes,", ","),
+        ("use true or false (without quotes)", "choose yes or no"),
+        ("must be true or false (without quotes)", "needs yes or no"),
+    ):  # fmt: skip
+        message = message.replace(file_words, page_words)
+    return message
 
 
 # --- drafts, encrypted in the keystore --------------------------------------------------------
