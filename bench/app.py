@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"() => document.querySelectorAll('#history li').length > {before}"
                         )
                         shown = page.evaluate(
-                            "() => Number(document.querySelector('#history').dataset.updated)"
+                            "() => Number(document.querySelector('#live').dataset.updated)"
                         )
                         page_delays.append(shown / 1000 - t0)
                         relay_delays.append(relay_delay)

@@ -55,6 +55,7 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/scene/{alias}", scene)
     app.router.add_get("/scene/{alias}/joined", joined)
     app.router.add_get("/scene/{alias}/history", history_fragment)
+    app.router.add_get("/scene/{alias}/live", live_fragment)
     app.router.add_get("/scene/{alias}/events", events)
     app.router.add_get("/scene/{alias}/rider", rider)
     app.router.add_post("/scene/{alias}/rider/accept", rider_accept)
@@ -272,28 +273,38 @@ async def joined(request: web.Request) -> web.StreamResponse:
 # --- the scene page ----------------------------------------------------------------------------
 
 
+def live_context(session: SceneSession, problem: str | None) -> dict[str, Any]:
+    """The scene page's parts that change as statements arrive: next step, deadlines, history."""
+    ctx = scene_context(session, problem)
+    state = session.state()
+    if session.scene.role == "ic":
+        # The coordinator's own pages are a later step; until then the CLI's next step.
+        from client.views.status import next_step as cli_next
+
+        names = Names(state.brief, session.me)
+        text = cli_next(state, session.me, "ic", session.scene.alias, names)
+        link = label = None
+    else:
+        text, link, label = next_step(state, session.me, session.scene.alias)
+    return ctx | {
+        "next_text": text,
+        "next_link": link,
+        "next_label": label,
+        "flags": visible_flags(state, session.me, session.scene.role, session.now()),
+        "history": history_rows(session),
+    }
+
+
 async def scene(request: web.Request) -> web.StreamResponse:
     async with synced(request) as (session, problem):
-        ctx = scene_context(session, problem)
-        state = session.state()
-        if session.scene.role == "ic":
-            # The coordinator's own pages are a later step; until then the CLI's next step.
-            from client.views.status import next_step as cli_next
-
-            names = Names(state.brief, session.me)
-            text = cli_next(state, session.me, "ic", session.scene.alias, names)
-            link = label = None
-        else:
-            text, link, label = next_step(state, session.me, session.scene.alias)
-        now = session.now()
-        ctx |= {
-            "next_text": text,
-            "next_link": link,
-            "next_label": label,
-            "flags": visible_flags(state, session.me, session.scene.role, now),
-            "history": history_rows(session),
-        }
+        ctx = live_context(session, problem)
     return page(request, "scene.html", ctx)
+
+
+async def live_fragment(request: web.Request) -> web.StreamResponse:
+    async with synced(request) as (session, problem):
+        ctx = live_context(session, problem)
+    return page(request, "live.html", ctx)
 
 
 async def history_fragment(request: web.Request) -> web.StreamResponse:

@@ -11,20 +11,22 @@
   if (summary) { summary.focus(); }
 
   // Live updates: the app relays the relay's push stream; the history is fetched again.
-  var history = document.querySelector("[data-history]");
+  var history = document.querySelector("[data-live]");
   var banner = document.getElementById("relay-banner");
   var bar = document.querySelector("[data-scene]");
   if (history && bar && window.EventSource) {
     var source = new EventSource("/scene/" + bar.getAttribute("data-scene") + "/events");
     source.addEventListener("ready", function () { if (banner && !banner.dataset.server) { banner.hidden = true; } });
     source.addEventListener("update", function () {
-      fetch(history.getAttribute("data-history"), { credentials: "same-origin", cache: "no-store" })
+      fetch(history.getAttribute("data-live"), { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
         .then(function (html) {
           var doc = new DOMParser().parseFromString(html, "text/html");
           var fresh = doc.body;
           history.replaceChildren.apply(history, Array.prototype.slice.call(fresh.childNodes));
           history.dataset.updated = String(Date.now());
+          var note = document.getElementById("live-note");
+          if (note) { note.textContent = "Something new arrived in this scene."; }
         })
         .catch(function () { if (banner) { banner.hidden = false; } });
     });
