@@ -8,7 +8,7 @@ performer, so the scene's history is long. The performer's ``closedset app`` run
 process; Debian's Chromium (``/usr/bin/chromium``) drives it through Playwright.
 
 1. Time to content: from ``page.goto`` to the page's load event with its content present
-   (the scene page: its history list; the sheet: the body map drawn), *cold* (the first load
+   (the scene page: its history list; the whole sheet on one page: the body map drawn), *cold* (the first load
    in a fresh browser context: the app syncs the thread from the relay) and *warm* (the
    median of ``--rounds`` further loads). Baseline: the scene page's own HTML, saved, served
    by a static aiohttp handler with the same stylesheet and script, loaded the same way in the
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                     base = url.split("/launch")[0]
                     scene_url, sheet_url = (
                         f"{base}/scene/lighthouse",
-                        f"{base}/scene/lighthouse/sheet",
+                        f"{base}/scene/lighthouse/sheet?part=all",
                     )
                     results["scene_cold_s"] = _load(page, scene_url, "#history li")
                     warm = [_load(page, scene_url, "#history li") for _ in range(args.rounds)]
