@@ -34,7 +34,18 @@ def demo_command(ctx: Context, args: argparse.Namespace) -> int:
                 f"{tmp},\nrunning `closedset` commands against {where}.\n\n"
             )
         story = Story(ctx)
-        tell(story, cast_of(tmp, relay))
+        cast = tell(story, cast_of(tmp, relay))
+        if args.app and story.passed:
+            from client.app.command import serve_many
+            from client.demo.cast import DEMO_PASSPHRASE
+
+            ctx.stdout.write(
+                f"\nThe negotiation above happened. Open each person's app to see it and take "
+                f"the next step (relay {relay}):\n"
+            )
+            serve_many(
+                ctx, [(p.name, p.home) for p in cast.people], DEMO_PASSPHRASE.encode("utf-8")
+            )
     seconds = round(time.monotonic() - started, 1)
     ctx.emit(
         {
@@ -50,14 +61,22 @@ def demo_command(ctx: Context, args: argparse.Namespace) -> int:
     return 0 if story.passed else 1
 
 
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--relay", help="use this running relay instead of starting one (its URL)")
+    p.add_argument(
+        "--app",
+        action="store_true",
+        help="then start the app for the IC and each performer and print their addresses",
+    )
+
+
 add_command(
     Command(
         ("demo",),
         demo_command,
         "Run the whole negotiation with throwaway people and check every step.",
         "closedset demo    (or: closedset demo --relay http://127.0.0.1:8440 --json)",
-        lambda p: p.add_argument(
-            "--relay", help="use this running relay instead of starting one (its URL)"
-        ),
+        _demo_args,
+        locks_profile=False,
     )
 )

@@ -18,6 +18,7 @@ from typing import IO
 from client.cli import registry
 from client.cli.context import Context
 from client.errors import ClientError, UsageError
+from client.profile_lock import profile_lock
 from keys.errors import KeysError
 
 # Importing a command module registers its commands.
@@ -33,6 +34,7 @@ _MODULES = (
     "client.cli.actions",
     "client.cli.overview",
     "client.cli.evidence",
+    "client.app.command",
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -106,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if command.arguments is not None:
             command.arguments(leaf)
-        leaf.set_defaults(handler=command.handler)
+        leaf.set_defaults(
+            handler=command.handler, locks_profile=command.common_options and command.locks_profile
+        )
     return parser
 
 
@@ -136,6 +140,9 @@ def run(
     ctx.stderr = stderr or ctx.stderr
     ctx.clock = clock or ctx.clock
     try:
+        if args.locks_profile:
+            with profile_lock(ctx.home):
+                return int(args.handler(ctx, args))
         return int(args.handler(ctx, args))
     except UsageError as exc:
         return _fail(ctx, exc, EXIT_USAGE)

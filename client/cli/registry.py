@@ -26,6 +26,9 @@ class Command:
     # --home, --passphrase-file, --json, --verbose: the people's options; the relay's own
     # commands (a plugin) take none of them.
     common_options: bool = True
+    # Runs under the profile's write lock (client.profile_lock); the long-running demo and
+    # app take it themselves around each change instead.
+    locks_profile: bool = True
 
 
 _COMMANDS: list[Command] = []
