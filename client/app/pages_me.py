@@ -4,6 +4,7 @@ contacts and settings. The same library calls as `closedset id ...` and `contact
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import segno
@@ -211,6 +212,24 @@ async def contacts_verify(request: web.Request) -> web.StreamResponse:
     return redirect(_safe_next(form_text(form, "back", 400)) or "/contacts")
 
 
+def mail_accounts(home: Path) -> list[tuple[str, str]]:
+    """The mail account `closedset send` and `mail sync` use, as they read it (read-only)."""
+    from client.mail.settings import imap_settings, smtp_settings
+
+    rows: list[tuple[str, str]] = []
+    try:
+        smtp = smtp_settings(home)
+        if smtp is not None:
+            rows.append(("Sending (SMTP)", f"{smtp.user or '-'} at {smtp.host}:{smtp.port}"))
+        imap = imap_settings(home)
+        rows.append(("Reading (IMAP)", f"{imap.user} at {imap.host}:{imap.port}, {imap.folder}"))
+    except ClientError as exc:
+        if not rows:
+            return []
+        rows.append(("Reading (IMAP)", str(exc)))
+    return rows
+
+
 async def settings(request: web.Request) -> web.StreamResponse:
     profile = profile_of(request)
     state = state_of(request)
@@ -223,6 +242,7 @@ async def settings(request: web.Request) -> web.StreamResponse:
             "pins": sorted(pins._pins.items()),
             "home": str(profile.home),
             "fingerprint": profile.history.fingerprint.grouped(),
+            "mail": mail_accounts(profile.home),
         },
     )
 
@@ -242,6 +262,7 @@ async def settings_post(request: web.Request) -> web.StreamResponse:
                 "pins": sorted(RelayPins(state.home)._pins.items()),
                 "home": str(state.home),
                 "fingerprint": state.profile.history.fingerprint.grouped() if state.profile else "",
+                "mail": mail_accounts(state.home),
                 "errors": errors,
             },
             status=400,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -184,7 +185,7 @@ def label_of(path: str) -> str:
     name, _, key = rest.partition(".")
     if kind == "acts" and name in v.acts:
         return v.acts[name].name + ("" if key in ("answer", "intensity") else f", {key}")
-    tables: dict[str, Any] = {
+    tables: dict[str, Mapping[str, vocab.Term]] = {
         "zones": v.zones, "zone_notes": v.zones, "nudity": v.nudity, "footage": v.uses,
     }  # fmt: skip
     if kind in tables and name in tables[kind]:

@@ -266,3 +266,20 @@ async def test_a_passphrase_from_the_environment_unlocks_at_start_only(tmp_path:
                 assert r.status == 303 and r.headers["Location"] == "/unlock"
     finally:
         await runner.cleanup()
+
+
+async def test_settings_show_the_mail_account_and_never_a_password(started: list[Running]) -> None:
+    a = started[0]
+    state = a.app[STATE]
+    (state.home / "config.toml").write_text(
+        '[smtp]\nhost = "smtp.example.org"\nuser = "ana@example.org"\n'
+        '[imap]\nhost = "imap.example.org"\nuser = "ana@example.org"\n'
+    )
+    state.unlock(PASSPHRASE)
+    async with _session() as client:
+        await _launched(client, a)
+        async with client.get(a.base + "/settings") as r:
+            text = await r.text()
+    assert "ana@example.org at smtp.example.org:587" in text
+    assert "ana@example.org at imap.example.org:993, INBOX" in text
+    assert "password" not in text.lower().replace("passwords are never stored", "")
