@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,6 +29,14 @@ PURGE_EVERY = 60
 _BATCH = 500
 
 _Claim = tuple[bytes, bytes, int, "asyncio.Future[bool]"]
+_SQLITE_INSERT = (
+    "INSERT INTO request_nonces (identity_key, nonce, expires_at) VALUES (?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+class _SomeSeen(Exception):
+    """A batch held a pair already in the table: roll back and sort it out row by row."""
 
 
 class RecentNonces:
@@ -92,6 +101,39 @@ class ReplayGuard:
             self._writer = None
 
     async def _commit(self, batch: list[_Claim], now: float) -> set[tuple[bytes, bytes]]:
+        if self.engine.dialect.name == "sqlite":
+            try:
+                return await self._commit_sqlite(batch, now)
+            except _SomeSeen:
+                pass  # rolled back: find out which, one row at a time (only after a replay)
+            return await self._commit_each(batch)
+        return await self._commit_returning(batch, now)
+
+    async def _commit_sqlite(self, batch: list[_Claim], now: float) -> set[tuple[bytes, bytes]]:
+        # One prepared statement run for every row (no statement compiled per batch size):
+        # the common case, where every pair is new, costs one executemany and one commit.
+        async with self.engine.begin() as conn:
+            await self._purge(conn, now)
+            result = await conn.exec_driver_sql(_SQLITE_INSERT, [(k, n, e) for k, n, e, _ in batch])
+            if result.rowcount != len(batch):
+                raise _SomeSeen
+        return {(k, n) for k, n, _, _ in batch}
+
+    async def _commit_each(self, batch: list[_Claim]) -> set[tuple[bytes, bytes]]:
+        fresh = set()
+        async with self.engine.begin() as conn:
+            for key, nonce, expires, _ in batch:
+                result = await conn.exec_driver_sql(_SQLITE_INSERT, (key, nonce, expires))
+                if result.rowcount == 1:
+                    fresh.add((key, nonce))
+        return fresh
+
+    async def _purge(self, conn: Any, now: float) -> None:
+        if now - self._last_purge >= PURGE_EVERY:
+            await conn.execute(delete(RequestNonce).where(RequestNonce.expires_at < int(now)))
+            self._last_purge = now
+
+    async def _commit_returning(self, batch: list[_Claim], now: float) -> set[tuple[bytes, bytes]]:
         rows = [{"identity_key": k, "nonce": n, "expires_at": e} for k, n, e, _ in batch]
         statement = (
             self._insert.values(rows)
@@ -99,8 +141,6 @@ class ReplayGuard:
             .returning(RequestNonce.identity_key, RequestNonce.nonce)
         )
         async with self.engine.begin() as conn:
-            if now - self._last_purge >= PURGE_EVERY:
-                await conn.execute(delete(RequestNonce).where(RequestNonce.expires_at < int(now)))
-                self._last_purge = now
+            await self._purge(conn, now)
             result = await conn.execute(statement)
             return {(bytes(k), bytes(n)) for k, n in result.all()}

@@ -492,3 +492,21 @@ async def test_sqlite_database_made_by_the_relay_is_0600(tmp_path: Path) -> None
                 assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     finally:
         os.umask(old)
+
+
+async def test_replay_cache_sorts_a_batch_with_a_replay_in_it(log_db: DbTarget) -> None:
+    from relay.http.replay import ReplayGuard
+
+    engine = log_db.make_engine()
+    try:
+        key, now = os.urandom(32), 1_800_000_000.0
+        seen, fresh = os.urandom(16), [os.urandom(16) for _ in range(5)]
+        assert await ReplayGuard(engine).claim(key, seen, int(now) + 600, now)
+        restarted = ReplayGuard(engine)  # a new process: nothing in its memory
+        answers = await asyncio.gather(
+            *(restarted.claim(key, n, int(now) + 600, now) for n in [*fresh[:2], seen, *fresh[2:]])
+        )
+        assert answers == [True, True, False, True, True, True]
+        assert await nonce_count(log_db) == 6
+    finally:
+        await engine.dispose()
