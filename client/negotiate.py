@@ -143,7 +143,7 @@ class SceneSession:
         return [item.event for item in self.opened()]
 
     def state(self) -> SceneState:
-        return fold(self.events())
+        return fold(self.events(), viewer=self.me)
 
     def brief(self) -> SceneBrief | None:
         brief = None
@@ -223,7 +223,7 @@ class SceneSession:
         """Check ``statement`` against the scene, encrypt it to its audience, post it."""
         await self.sync()
         opened = self.opened()
-        state = fold([item.event for item in opened])
+        state = fold([item.event for item in opened], viewer=self.me)
         brief = statement if isinstance(statement, SceneBrief) else self.brief()
         if brief is None:
             if self.cache.items and self.scene.role != "ic":

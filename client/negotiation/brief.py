@@ -17,6 +17,7 @@ from client.negotiation._strict import (
     Reader,
     b64,
     check_choice,
+    check_int,
     check_key,
     check_text,
     check_time,
@@ -25,6 +26,7 @@ from client.negotiation._strict import (
 )
 from client.negotiation.errors import StatementError
 
+RULES_VERSION = 2  # the consent rule set new briefs name; see docs/negotiation.md
 SceneRole = Literal["performer", "ic"]
 SCENE_ROLES: tuple[SceneRole, ...] = get_args(SceneRole)
 
@@ -71,6 +73,10 @@ class SceneBrief(StatementBase):
     description: str = ""
     pairs: tuple[tuple[bytes, bytes], ...] = ()
     production_contact: Participant | None = None
+    # The consent rule set this scene is judged by (docs/negotiation.md, "Rule sets"): 1 is
+    # the set before riders were held to the sheets; a brief without the field is rule set 1,
+    # so an old scene reads as it was signed.
+    rules: int = RULES_VERSION
 
     def __post_init__(self) -> None:
         check_text(self.title, "scene title", 200, empty=False)
@@ -91,6 +97,7 @@ class SceneBrief(StatementBase):
             if a == b or a not in self.performers or b not in self.performers:
                 raise StatementError("Each pair names two different performers of the scene.")
         freeze(self, "pairs", pairs)
+        check_int(self.rules, "rule set", 1, RULES_VERSION)
         contact = self.production_contact
         if contact is not None and contact.identity in self.members:
             raise StatementError("The production contact is not a participant of the scene.")
@@ -123,11 +130,12 @@ class SceneBrief(StatementBase):
             "participants": [p.to_json() for p in self.participants],
             "pairs": [[b64(a), b64(b)] for a, b in self.pairs],
             "production_contact": None if contact is None else contact.to_json(),
-        }
+        } | ({} if self.rules == 1 else {"rules": self.rules})
 
     @classmethod
     def from_json(cls, value: Any) -> SceneBrief:
-        r = Reader(value, "scene brief", _BRIEF_FIELDS)
+        optional = ("rules",) if isinstance(value, dict) and "rules" in value else ()
+        r = Reader(value, "scene brief", _BRIEF_FIELDS + optional)
         pairs = []
         for pair in r.items("pairs"):
             if not isinstance(pair, list) or len(pair) != 2:
@@ -147,6 +155,7 @@ class SceneBrief(StatementBase):
             production_contact=None
             if contact is None
             else Participant.from_json(contact, "production contact"),
+            rules=r.integer("rules", 2, RULES_VERSION) if optional else 1,
         )
 
 

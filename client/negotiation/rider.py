@@ -7,7 +7,7 @@ acceptances name that hash. ``widenings`` and ``additions`` compare two versions
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from client.negotiation import vocabulary as vocab
@@ -16,6 +16,7 @@ from client.negotiation._strict import (
     LONG_TEXT,
     Reader,
     b64,
+    check_bool,
     check_hash,
     check_int,
     check_key,
@@ -41,6 +42,10 @@ class RiderAct:
     zones: tuple[str, ...] = ()
     intensity: int | None = None
     note: str | None = None
+    # Rule set 2: a performer answered "ask first" (act or zone): the IC asks before each take.
+    ask_first: bool = False
+    # Rule set 2: the IC's note that a "maybe" was discussed with that performer; shown to them.
+    discussed: str | None = None
 
     def __post_init__(self) -> None:
         check_key(self.giver, "giver")
@@ -53,6 +58,9 @@ class RiderAct:
             check_int(self.intensity, f"intensity of {self.act}", 1, 10)
         if self.note is not None:
             check_text(self.note, f"note on {self.act}", 400, empty=False)
+        check_bool(self.ask_first, f"ask-first marker of {self.act}")
+        if self.discussed is not None:
+            check_text(self.discussed, f"discussion note on {self.act}", 400, empty=False)
 
     @property
     def key(self) -> tuple[str, bytes, bytes]:
@@ -66,7 +74,13 @@ class RiderAct:
             "zones": list(self.zones),
             "intensity": self.intensity,
             "note": self.note,
-        }
+        } | _optional(ask_first=self.ask_first or None, discussed=self.discussed)
+
+
+def _optional(**fields: object) -> dict[str, Any]:
+    # Fields added by rule set 2 are absent at their default, so a rider signed before them
+    # still re-encodes to the bytes its acceptances name (docs/negotiation.md).
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 @dataclass(frozen=True, order=True)
@@ -183,9 +197,8 @@ class Rider(StatementBase):
         r = Reader(value, "rider", _RIDER_FIELDS)
         acts = []
         for item in r.items("acts"):
-            a = Reader(
-                item, "rider act", ("act", "giver", "receiver", "zones", "intensity", "note")
-            )
+            fields = _ACT_FIELDS + tuple(k for k in _ACT_OPTIONAL if isinstance(item, dict) and k in item)
+            a = Reader(item, "rider act", fields)
             acts.append(
                 RiderAct(
                     act=a.text("act"),
@@ -194,6 +207,8 @@ class Rider(StatementBase):
                     zones=a.strings("zones"),
                     intensity=a.opt_integer("intensity", 1, 10),
                     note=a.opt_text("note", 400),
+                    ask_first=a.boolean("ask_first") if "ask_first" in fields else False,
+                    discussed=a.opt_text("discussed", 400) if "discussed" in fields else None,
                 )
             )
         performers = []
@@ -245,6 +260,7 @@ _RIDER_FIELDS = (
 
 
 _ACT_FIELDS = ("act", "giver", "receiver", "zones", "intensity", "note")
+_ACT_OPTIONAL = ("ask_first", "discussed")
 _TERMS_FIELDS = ("identity", "nudity", "garments", "footage", "doubles")
 
 
@@ -252,7 +268,7 @@ def _canonical_pair(act: RiderAct, v: vocab.Vocabulary) -> RiderAct:
     if act.act not in v.acts:
         raise StatementError(f"{act.act!r} is not an act in vocabulary v{v.version}.")
     if not v.acts[act.act].directional and act.receiver < act.giver:
-        return RiderAct(act.act, act.receiver, act.giver, act.zones, act.intensity, act.note)
+        return replace(act, giver=act.receiver, receiver=act.giver)
     return act
 
 

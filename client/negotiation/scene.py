@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from client.negotiation import consent
 from client.negotiation import rider as riders
 from client.negotiation.brief import SceneBrief, SceneRequests
 from client.negotiation.errors import SceneRuleError
@@ -156,7 +157,64 @@ def set_requests(state: SceneState, event: Event) -> SceneState:
 
 def set_sheet(state: SceneState, event: Event) -> SceneState:
     others = tuple(s for s in state.sheets if s.sender != event.sender)
-    return replace(state, sheets=(*others, _sent(event)))
+    after = replace(state, sheets=(*others, _sent(event)))
+    current = state.current
+    if current is None or state.rules < 2:
+        return after
+    # A sheet narrower than what the current rider holds is a withdrawal of those items:
+    # the same effect and the same notice to the IC (rule set 2).
+    me = event.sender
+    before = {b.item for b in _breaches_of(state, current.rider) if b.performer == me}
+    now = {b.item for b in _breaches_of(after, current.rider) if b.performer == me}
+    narrowed = tuple(sorted(now - before))
+    if not narrowed:
+        return after
+    record = WithdrawalRecord(
+        sent=_sent(event),
+        version=current.rider.version,
+        after_filming=bool(state.filmed),
+        items=narrowed,
+        reason="a later boundary sheet narrows these items",
+        by_sheet=True,
+    )
+    return replace(after, withdrawals=(*after.withdrawals, record))
+
+
+def _breaches_of(state: SceneState, rider: Rider) -> list[consent.Breach]:
+    return consent.breaches(rider, state.consents())
+
+
+def _names(state: SceneState, found: list[consent.Breach]) -> str:
+    assert state.brief is not None
+    shown = [b.sentence(state.brief.participant(b.performer).name) for b in found[:4]]
+    more = f" and {len(found) - 4} more" if len(found) > 4 else ""
+    return "; ".join(shown) + more
+
+
+def _check_inside_consent(state: SceneState, new: Rider) -> None:
+    """Rule set 2: the rider stays inside every performer's current sheet and withdrawals."""
+    if state.rules < 2:
+        return
+    assert state.brief is not None
+    if state.viewer == state.brief.ic:
+        # The IC's view holds every sheet, so a missing one means the performer sent none.
+        missing = [p for p in state.performers if state.sheet(p) is None]
+        if missing:
+            who = ", ".join(state.brief.participant(p).name for p in missing)
+            raise _refuse(
+                "no-sheet", f"Rider version {new.version} cannot be proposed before every "
+                f"performer's boundary sheet is in; waiting for {who}.",
+            )  # fmt: skip
+    found = _breaches_of(state, new)
+    if not found:
+        return
+    withdrawn = [b for b in found if b.code == "withdrawn"]
+    code = "re-adds-withdrawn" if withdrawn else found[0].code
+    raise _refuse(
+        code, f"Rider version {new.version} holds what a performer did not agree to: "
+        f"{_names(state, withdrawn or found)}; a rider stays inside each performer's current "
+        "sheet and withdrawals.",
+    )  # fmt: skip
 
 
 def add_version(state: SceneState, event: Event) -> SceneState:
@@ -175,6 +233,7 @@ def add_version(state: SceneState, event: Event) -> SceneState:
         )
     if new.valid_until < event.log_time:
         raise _refuse("expired", f"Rider version {new.version} expired before it was sent.")
+    _check_inside_consent(state, new)
     agreed = state.agreed
     if agreed is not None and event.log_time >= agreed.rider.call_time:
         wider = riders.widenings(agreed.rider, new)
@@ -210,10 +269,21 @@ def add_counter(state: SceneState, event: Event) -> SceneState:
 def add_withdrawal(state: SceneState, event: Event) -> SceneState:
     # Never refused: consent is revocable, immediately and unilaterally, at any time.
     current = state.current
+    w = event.statement
+    assert isinstance(w, Withdrawal)
+    # An item the current rider does not hold is recorded and narrows the sheet, but it
+    # blocks nothing: there is nothing to answer with a new version.
+    blocks = current is not None and (
+        w.whole or any(consent.holds(current.rider, i, event.sender) for i in w.items)
+    )
     record = WithdrawalRecord(
         sent=_sent(event),
         version=None if current is None else current.rider.version,
         after_filming=bool(state.filmed),
+        items=w.items,
+        whole=w.whole,
+        reason=w.reason,
+        blocks=blocks,
     )
     return replace(state, withdrawals=(*state.withdrawals, record))
 
@@ -226,15 +296,30 @@ def add_filmed(state: SceneState, event: Event) -> SceneState:
     if not set(mark.acts) <= in_rider:
         raise _refuse("not-in-rider", "A filmed mark may only name acts of the current rider.")
     for w in state.open_withdrawals:
-        items = w.sent.statement.items
-        hit = [i for i in items if i.split(":")[0] != "act" or not mark.acts
-               or i.split(":")[1] in mark.acts]  # fmt: skip
-        if w.sent.statement.whole or hit:
+        if w.whole:
             raise _refuse(
                 "withdrawn", f"Rider version {mark.version} has an unresolved withdrawal "
-                f"({', '.join(hit) or 'the whole rider'}); it cannot be marked filmed.",
+                "(the whole rider); it cannot be marked filmed.",
             )  # fmt: skip
+    # Every item marked must still be inside each performer's consent: a withdrawal or a
+    # narrower sheet since agreement stops it (for rule set 1, only withdrawals do).
+    found = [b for b in _breaches_of(state, current.rider) if _filming(b, mark, state)]
+    if found:
+        raise _refuse(
+            "withdrawn", f"Rider version {mark.version} has an unresolved withdrawal "
+            f"({_names(state, found)}); it cannot be marked filmed.",
+        )  # fmt: skip
     return replace(state, filmed=(*state.filmed, _sent(event)))
+
+
+def _filming(b: consent.Breach, mark: FilmedMark, state: SceneState) -> bool:
+    """Is breach ``b`` part of what ``mark`` films?"""
+    if state.rules < 2 and b.code != "withdrawn":
+        return False
+    kind, _, rest = b.item.partition(":")
+    if kind in ("act", "intensity") and mark.acts:
+        return rest.split(":")[0] in mark.acts
+    return True
 
 
 def add_check_in(state: SceneState, event: Event) -> SceneState:
@@ -318,6 +403,10 @@ def _all_accepted(s: SceneState) -> bool:
     return not s.waiting_for
 
 
+def _open_withdrawal(s: SceneState) -> bool:
+    return bool(s.open_withdrawals)
+
+
 def _ever_agreed(s: SceneState) -> bool:
     # The new version is already appended; look at the ones before it.
     return any(v.agreed_at is not None for v in s.versions[:-1])
@@ -358,13 +447,17 @@ def step(state: SceneState, event: Event) -> SceneState:
     return replace(_take(state, event, inp), seen=state.seen | {event.envelope})
 
 
-def fold(events: Iterable[Event], *, strict: bool = False) -> SceneState:
+def fold(
+    events: Iterable[Event], *, strict: bool = False, viewer: bytes | None = None
+) -> SceneState:
     """The scene's state after ``events``, taken in log order (by ``log_index``).
 
     A refused statement is kept in ``refused`` with its reason and the fold goes on, because
     the log holds what members sent whether or not the rules allow it; ``strict`` raises instead.
+    ``viewer`` names whose view this is (the IC's holds every sheet, so a rider proposed before
+    a sheet is in is refused there).
     """
-    state = SceneState()
+    state = SceneState(viewer=viewer)
     for event in sorted(events, key=lambda e: e.log_index):
         try:
             state = step(state, event)
@@ -384,6 +477,11 @@ def fold(events: Iterable[Event], *, strict: bool = False) -> SceneState:
 P, I = Phase, Input  # noqa: E741 - short names keep the table one row per line
 SHEETS = If(_all_sheets, P.SHEETS_IN, P.DRAFT, "every performer's sheet is in")
 RENEW = If(_ever_agreed, P.AMENDED, P.PROPOSED, "a version was agreed before")
+
+
+def _held(phase: Phase) -> If:
+    return If(_open_withdrawal, P.WITHDRAWN, phase, "the rider holds what was withdrawn")
+
 
 TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.EMPTY, I.BRIEF):         (set_brief, SHEETS),
@@ -414,13 +512,13 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
 
     (P.PROPOSED, I.BRIEF):      (refuse_rider_out, P.PROPOSED),
     (P.PROPOSED, I.REQUESTS):   (set_requests, P.PROPOSED),
-    (P.PROPOSED, I.SHEET):      (set_sheet, P.PROPOSED),
+    (P.PROPOSED, I.SHEET):      (set_sheet, _held(P.PROPOSED)),
     (P.PROPOSED, I.RIDER):      (add_version, P.PROPOSED),
     (P.PROPOSED, I.ACCEPT):     (add_acceptance, If(_all_accepted, P.AGREED, P.PROPOSED,
                                                     "every performer has accepted")),
     (P.PROPOSED, I.COUNTER):    (add_counter, P.PROPOSED),
     (P.PROPOSED, I.FILMED):     (refuse_not_agreed, P.PROPOSED),
-    (P.PROPOSED, I.WITHDRAW):   (add_withdrawal, P.WITHDRAWN),
+    (P.PROPOSED, I.WITHDRAW):   (add_withdrawal, _held(P.PROPOSED)),
     (P.PROPOSED, I.CHECK_IN):   (add_check_in, P.PROPOSED),
     (P.PROPOSED, I.REPORT):     (add_report, P.PROPOSED),
     (P.PROPOSED, I.MESSAGE):    (add_message, P.PROPOSED),
@@ -429,12 +527,12 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
 
     (P.AGREED, I.BRIEF):        (refuse_rider_out, P.AGREED),
     (P.AGREED, I.REQUESTS):     (set_requests, P.AGREED),
-    (P.AGREED, I.SHEET):        (set_sheet, P.AGREED),
+    (P.AGREED, I.SHEET):        (set_sheet, _held(P.AGREED)),
     (P.AGREED, I.RIDER):        (add_version, P.AMENDED),
     (P.AGREED, I.ACCEPT):       (add_acceptance, P.AGREED),
     (P.AGREED, I.COUNTER):      (add_counter, P.AGREED),
     (P.AGREED, I.FILMED):       (add_filmed, P.FILMED),
-    (P.AGREED, I.WITHDRAW):     (add_withdrawal, P.WITHDRAWN),
+    (P.AGREED, I.WITHDRAW):     (add_withdrawal, _held(P.AGREED)),
     (P.AGREED, I.CHECK_IN):     (add_check_in, P.AGREED),
     (P.AGREED, I.REPORT):       (add_report, P.AGREED),
     (P.AGREED, I.MESSAGE):      (add_message, P.AGREED),
@@ -443,13 +541,13 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
 
     (P.AMENDED, I.BRIEF):       (refuse_rider_out, P.AMENDED),
     (P.AMENDED, I.REQUESTS):    (set_requests, P.AMENDED),
-    (P.AMENDED, I.SHEET):       (set_sheet, P.AMENDED),
+    (P.AMENDED, I.SHEET):       (set_sheet, _held(P.AMENDED)),
     (P.AMENDED, I.RIDER):       (add_version, P.AMENDED),
     (P.AMENDED, I.ACCEPT):      (add_acceptance, If(_all_accepted, P.AGREED, P.AMENDED,
                                                     "every performer has accepted")),
     (P.AMENDED, I.COUNTER):     (add_counter, P.AMENDED),
     (P.AMENDED, I.FILMED):      (refuse_not_agreed, P.AMENDED),
-    (P.AMENDED, I.WITHDRAW):    (add_withdrawal, P.WITHDRAWN),
+    (P.AMENDED, I.WITHDRAW):    (add_withdrawal, _held(P.AMENDED)),
     (P.AMENDED, I.CHECK_IN):    (add_check_in, P.AMENDED),
     (P.AMENDED, I.REPORT):      (add_report, P.AMENDED),
     (P.AMENDED, I.MESSAGE):     (add_message, P.AMENDED),

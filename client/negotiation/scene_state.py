@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from client.negotiation import consent
 
 from client.negotiation.brief import SceneBrief, SceneRequests
 from client.negotiation.rider import Rider
@@ -89,11 +91,21 @@ class Version:
 
 @dataclass(frozen=True)
 class WithdrawalRecord:
-    """A withdrawal, always recorded; ``version`` is the rider version current at the time."""
+    """A withdrawal, always recorded; ``version`` is the rider version current at the time.
 
-    sent: Sent[Withdrawal]
+    ``by_sheet``: a later boundary sheet narrowed what the rider held, which counts as a
+    withdrawal of those items (``sent`` is then the sheet). ``blocks``: the rider current at
+    the time held something withdrawn, so it needs a new version before filming.
+    """
+
+    sent: Sent[Any]  # Sent[Withdrawal], or Sent[BoundarySheet] when by_sheet
     version: int | None
     after_filming: bool
+    items: tuple[str, ...] = ()
+    whole: bool = False
+    reason: str | None = None
+    by_sheet: bool = False
+    blocks: bool = True
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,12 @@ class SceneState:
     refused: tuple[Refusal, ...] = ()
     history: tuple[Step, ...] = ()
     seen: frozenset[bytes] = frozenset()  # envelope hashes folded, so a re-delivery is a no-op
+    # Whose view this is, when the fold was told (the IC's view holds every sheet).
+    viewer: bytes | None = None
+
+    @property
+    def rules(self) -> int:
+        return 1 if self.brief is None else self.brief.rules
 
     @property
     def performers(self) -> tuple[bytes, ...]:
@@ -171,9 +189,27 @@ class SceneState:
 
     @property
     def open_withdrawals(self) -> tuple[WithdrawalRecord, ...]:
-        """Withdrawals no newer rider version has answered yet."""
+        """Withdrawals of something the current rider holds that no newer version answered."""
         since = -1 if self.current is None else self.current.proposed.index
-        return tuple(w for w in self.withdrawals if w.sent.index > since)
+        return tuple(w for w in self.withdrawals if w.sent.index > since and w.blocks)
+
+    def withdrawn(self, performer: bytes) -> frozenset[str]:
+        """Items ``performer`` withdrew since their latest sheet: they stay withdrawn until a
+        newer sheet answers them again."""
+        sheet = next((s for s in self.sheets if s.sender == performer), None)
+        since = -1 if sheet is None else sheet.index
+        return frozenset(
+            item
+            for w in self.withdrawals
+            if w.sent.sender == performer and w.sent.index > since and not w.by_sheet
+            for item in w.items
+        )
+
+    def consents(self) -> dict[bytes, consent.Consent]:
+        """What this view knows of each performer's consent (sheet, narrowed by withdrawals)."""
+        sheets = {s.sender: s.statement for s in self.sheets}
+        withdrawn = {p: self.withdrawn(p) for p in self.performers}
+        return consent.consents_of(self.performers, sheets, withdrawn)
 
     @property
     def filmed_at(self) -> int | None:

@@ -144,14 +144,26 @@ class Log:
         return result
 
 
-def agreed_log(r: Rider | None = None, performers: Iterable[bytes] = (ANA, BEN)) -> Log:
-    """A scene whose rider v1 every performer accepted, ten days before call."""
+def open_sheet(**changes: object) -> BoundarySheet:
+    """A sheet that says yes to every act and shows every part: stories about other rules."""
+    yes = changes.pop("yes", list(V.acts))
+    nudity = changes.pop("nudity", list(V.nudity))
+    return sheet(yes=yes, nudity=nudity, **changes)  # type: ignore[arg-type]
+
+
+def agreed_log(
+    r: Rider | None = None,
+    performers: Iterable[bytes] = (ANA, BEN),
+    sheets: dict[bytes, BoundarySheet] | None = None,
+) -> Log:
+    """A scene whose rider v1 every performer accepted, ten days before call; each sheet
+    says yes to everything unless ``sheets`` gives one."""
     performers = tuple(performers)
     r = r or rider(performers=performers)
     log = Log()
     log.add(IC, brief(performers))
     for p in performers:
-        log.add(p, sheet(yes=["closed-mouth-kissing-lips"]))
+        log.add(p, (sheets or {}).get(p) or open_sheet())
     log.add(IC, r)
     for p in performers:
         log.add(p, accept(r))

@@ -50,8 +50,9 @@ def story() -> Log:
             note="director wants more heat",
         ),
     )
-    log.add(ANA, sheet(yes=["closed-mouth-kissing-lips", "kissing-with-tongue"], notes=ANA_SECRET))
-    log.add(BEN, sheet(yes=["closed-mouth-kissing-lips"], notes=BEN_SECRET))
+    both = ["closed-mouth-kissing-lips", "holding-hands"]
+    log.add(ANA, sheet(yes=[*both, "kissing-with-tongue"], notes=ANA_SECRET))
+    log.add(BEN, sheet(yes=both, notes=BEN_SECRET))
     r1 = rider()
     log.add(IC, r1)
     log.add(ANA, Counter(1, r1.hash, f"slower please {ANA_SECRET}"))

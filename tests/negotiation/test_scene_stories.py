@@ -30,6 +30,7 @@ from tests.negotiation.builders import (
     accept,
     agreed_log,
     brief,
+    open_sheet,
     rider,
     sheet,
 )
@@ -277,7 +278,7 @@ def test_a_sender_whose_identity_role_differs_from_the_brief_is_refused() -> Non
 R1 = rider()
 R2 = rider(2, R1, intensity=3)
 POOL = [
-    (IC, brief()), (ANA, sheet()), (BEN, sheet()), (IC, R1), (ANA, accept(R1)),
+    (IC, brief()), (ANA, open_sheet()), (BEN, open_sheet()), (IC, R1), (ANA, accept(R1)),
     (BEN, accept(R1)), (IC, R2), (ANA, accept(R2)), (BEN, accept(R2)),
     (BEN, Counter(1, R1.hash, "slower")), (IC, FilmedMark(1, R1.hash)),
     (IC, FilmedMark(2, R2.hash)), (ANA, CheckIn("ok")), (OUTSIDER, Message((IC,), "x")),
@@ -321,7 +322,8 @@ def test_a_performers_withdrawal_is_always_recorded_whatever_came_before(
 ) -> None:
     log = _log(choices, gaps)
     before = fold(log.events)  # refused statements stay in the log; the fold goes on
-    state = step(before, log.event(ANA, Withdrawal(whole=False, items=("act:holding-hands",))))
+    item = "act:closed-mouth-kissing-lips"  # what every rider of the pool holds
+    state = step(before, log.event(ANA, Withdrawal(whole=False, items=(item,))))
     assert len(state.withdrawals) == len(before.withdrawals) + 1
     assert state.withdrawals[-1].after_filming == bool(before.filmed)
     assert state.phase not in (Phase.AGREED, Phase.AMENDED, Phase.PROPOSED)

@@ -42,8 +42,8 @@ def reach(phase: Phase) -> Log:
         log = Log()
         log.add(IC, brief())
         if phase is not Phase.DRAFT:
-            log.add(ANA, sheet())
-            log.add(BEN, sheet())
+            log.add(ANA, sheet(yes=["closed-mouth-kissing-lips"]))
+            log.add(BEN, sheet(yes=["closed-mouth-kissing-lips"]))
         if phase is Phase.PROPOSED:
             log.add(IC, rider())
         return log
@@ -52,7 +52,7 @@ def reach(phase: Phase) -> Log:
     if phase is Phase.AMENDED:
         log.add(IC, rider(2, r1, intensity=4))
     elif phase is Phase.WITHDRAWN:
-        log.add(ANA, Withdrawal(whole=False, items=("act:open-mouth-kissing",)))
+        log.add(ANA, Withdrawal(whole=True))
     elif phase is Phase.EXPIRED:
         log.add(ANA, Message((IC,), "still there?"), at=CALL + 31 * DAY)
     elif phase in (Phase.FILMED, Phase.CLOSED):
@@ -79,7 +79,7 @@ def statement_for(inp: Input, log: Log) -> tuple[bytes, Statement]:
         ),
         Input.FILMED: lambda: (IC, FilmedMark(r.version if r else 1, r.hash if r else b"\0" * 32)),
         Input.CLOSE: lambda: (IC, SceneClose("done")),
-        Input.SHEET: lambda: (ANA, sheet()),
+        Input.SHEET: lambda: (ANA, sheet(yes=["closed-mouth-kissing-lips"])),
         Input.ACCEPT: lambda: (ANA, accept(r) if r else accept(rider())),
         Input.COUNTER: lambda: (
             ANA,

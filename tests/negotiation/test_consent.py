@@ -1,0 +1,254 @@
+"""Rule set 2 through the pure domain: the rider is held to each performer's sheet, and a
+withdrawal (or a narrower sheet) sticks until that performer says yes again."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from client.negotiation import consent
+from client.negotiation.audience import visible_to
+from client.negotiation.errors import SceneRuleError
+from client.negotiation.rider import PerformerTerms, Rider, RiderAct
+from client.negotiation.scene import Phase, fold
+from client.negotiation.sheet import ClosedSet, Doubles
+from client.negotiation.statements import FilmedMark, SceneBrief, Withdrawal
+from tests.negotiation.builders import (
+    ANA,
+    BEN,
+    IC,
+    Log,
+    accept,
+    agreed_log,
+    brief,
+    open_sheet,
+    rider,
+    sheet,
+)
+
+KISS = "closed-mouth-kissing-lips"
+NECK = "kissing-neck"
+
+
+def sheets_in(ana: object, ben: object) -> Log:
+    log = Log()
+    log.add(IC, brief())
+    log.add(ANA, ana)  # type: ignore[arg-type]
+    log.add(BEN, ben)  # type: ignore[arg-type]
+    return log
+
+
+def refused(log: Log, statement: object, sender: bytes = IC) -> SceneRuleError:
+    before = len(log.events)
+    with pytest.raises(SceneRuleError) as caught:
+        log.step(sender, statement)  # type: ignore[arg-type]
+    assert len(log.events) == before  # refused: nothing was added to the thread
+    message = str(caught.value)
+    assert message.endswith(".") and "\n" not in message
+    return caught.value
+
+
+def with_acts(*acts: RiderAct, version: int = 1, previous: Rider | None = None) -> Rider:
+    base = rider(version, previous)
+    return replace(base, acts=acts)
+
+
+def test_an_act_a_performer_answered_no_is_refused_naming_them_the_item_and_the_answer() -> None:
+    log = sheets_in(sheet(yes=[KISS, "open-mouth-kissing"]), sheet(yes=[KISS]))
+    error = refused(log, rider(acts=[("open-mouth-kissing", ANA, BEN)]))
+    assert error.code == "outside-sheet"
+    assert 'open-mouth kissing for Ben, who answered "no"' in str(error), error
+
+
+def test_a_direction_answered_no_is_refused_even_when_the_other_direction_is_yes() -> None:
+    ana = sheet(yes=[KISS, NECK])
+    ben = sheet(yes=[KISS, f"{NECK}:giving"])  # Ben gives a neck kiss, never receives one
+    log = sheets_in(ana, ben)
+    error = refused(log, with_acts(RiderAct(NECK, ANA, BEN, ("neck",), 3)))
+    assert error.code == "outside-sheet" and "(receiving) for Ben" in str(error)
+    assert log.step(IC, with_acts(RiderAct(NECK, BEN, ANA, ("neck",), 3))).phase is Phase.PROPOSED
+
+
+def test_a_never_zone_is_refused() -> None:
+    log = sheets_in(open_sheet(), open_sheet(zones={"lips": "never"}))
+    error = refused(log, rider())
+    assert "zone lips for Ben, who answered \"never\"" in str(error).replace("Zone", "zone")
+
+
+def test_intensity_above_a_limit_or_no_limit_against_a_limit_is_refused() -> None:
+    log = sheets_in(open_sheet(), open_sheet(intensity={KISS: 3}))
+    assert "a limit of 3" in str(refused(log, rider(intensity=5)))
+    assert "a limit of 3" in str(refused(log, rider(intensity=None)))
+    assert log.step(IC, rider(intensity=3)).phase is Phase.PROPOSED
+
+
+def test_nudity_footage_doubles_and_garments_beyond_the_sheet_are_refused() -> None:
+    ben = open_sheet(nudity=["bare-back"])
+    ben = replace(ben, garments=("modesty-pouch",), footage=("trailer",))
+    log = sheets_in(open_sheet(), ben)
+    base = rider()
+    wanted = PerformerTerms(BEN, ("bare-back",), ("modesty-pouch",), ("trailer",))
+    cases = {
+        "nudity: buttocks": replace(wanted, nudity=("bare-back", "buttocks")),
+        "footage use: social media": replace(wanted, footage=("social-media", "trailer")),
+        "digital replica": replace(wanted, doubles=Doubles(digital_replica=True)),
+        "no modesty pouch for ben, who asked for it": replace(wanted, garments=()),
+    }
+    for words, terms in cases.items():
+        r = replace(base, performers=(PerformerTerms(ANA), terms))
+        error = refused(log, r)
+        assert error.code == "outside-sheet" and words.lower() in str(error).lower(), error
+        assert "for Ben" in str(error)
+    ok = replace(base, performers=(PerformerTerms(ANA), wanted))
+    assert log.step(IC, ok).phase is Phase.PROPOSED
+
+
+def test_closed_set_people_monitors_and_stills_beyond_the_answers_are_refused() -> None:
+    ana = replace(open_sheet(), closed_set=ClosedSet(("director",), ("director",), True))
+    ben = replace(open_sheet(), closed_set=ClosedSet(("director", "DP"), ("director",), False))
+    log = sheets_in(ana, ben)
+    base = rider()
+    for closed, words in (
+        (ClosedSet(("DP", "director")), "DP on the closed set for Ana"),
+        (ClosedSet(("director",), ("DP", "director")), "DP at the monitors for"),
+        (ClosedSet(("director",), (), True), "stills for Ben"),
+    ):
+        assert words in str(refused(log, replace(base, closed_set=closed)))
+    assert log.step(IC, replace(base, closed_set=ClosedSet(("director",)))).phase is Phase.PROPOSED
+
+
+def test_maybe_needs_the_ics_discussion_note_and_ask_first_needs_its_marker() -> None:
+    log = sheets_in(open_sheet(maybe=[KISS], yes=[]), open_sheet(ask=[KISS], yes=[]))
+    plain = RiderAct(KISS, ANA, BEN, ("lips",), 3)
+    codes = {b.code for b in consent.breaches(with_acts(plain), log.state().consents())}
+    assert codes == {"not-discussed", "ask-first-unmarked"}
+    assert "not discussed" in str(refused(log, with_acts(plain))).replace("no note that it was", "not")
+    marked = replace(plain, ask_first=True, discussed="Talked it through with Ana on 3 Jan.")
+    state = log.step(IC, with_acts(marked))
+    assert state.phase is Phase.PROPOSED
+    # Ana, who said maybe, is shown the act to confirm explicitly, with the IC's note.
+    ana = state.consents()[ANA]
+    assert [(ra.discussed, item) for ra, item in consent.to_confirm(state.current.rider, ana)] == [  # type: ignore[union-attr]
+        ("Talked it through with Ana on 3 Jan.", f"act:{KISS}")
+    ]
+    assert consent.to_confirm(state.current.rider, state.consents()[BEN]) == []  # type: ignore[union-attr]
+
+
+def test_the_ask_first_marker_and_note_are_signed_and_read_back() -> None:
+    r = with_acts(RiderAct(KISS, ANA, BEN, ("lips",), 3, ask_first=True, discussed="ok"))
+    assert Rider.from_json(r.to_json()) == r
+    old = rider()  # no marker, no note: the bytes are those of a rider before rule set 2
+    assert b"ask_first" not in old.to_bytes() and b"discussed" not in old.to_bytes()
+
+
+def test_the_ics_view_refuses_a_rider_before_every_sheet_is_in() -> None:
+    log = Log()
+    log.add(IC, brief())
+    log.add(ANA, open_sheet())
+    event = log.event(IC, rider())
+    from client.negotiation.scene import step
+
+    with pytest.raises(SceneRuleError) as caught:
+        step(fold(log.events, viewer=IC), event)
+    assert caught.value.code == "no-sheet" and "waiting for Ben" in str(caught.value)
+
+
+def test_a_performers_own_fold_checks_their_own_items() -> None:
+    log = sheets_in(open_sheet(), sheet(yes=[]))  # Ben said no to everything
+    log.add(IC, rider())  # written to the log whatever the IC's client says
+    bens = fold(visible_to(BEN, log.events), viewer=BEN)
+    assert [r.code for r in bens.refused] == ["outside-sheet"]
+    assert bens.current is None  # nothing for Ben to accept
+
+
+def test_rule_set_1_scenes_read_as_they_were_signed() -> None:
+    old = replace(brief(), rules=1)
+    assert b'"rules"' not in old.to_bytes()
+    assert SceneBrief.from_json(old.to_json()) == old
+    log = Log()
+    log.add(IC, old)
+    log.add(ANA, sheet(yes=[]))
+    log.add(BEN, sheet(yes=[]))
+    assert log.step(IC, rider()).phase is Phase.PROPOSED  # not reinterpreted by rule set 2
+
+
+# --- withdrawals stick ----------------------------------------------------------------------
+
+
+def withdrawn_log() -> tuple[Log, Rider]:
+    r1 = rider(acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=())
+    log = agreed_log(r1)
+    log.add(ANA, Withdrawal(whole=False, items=("act:holding-hands",)))
+    assert log.state().phase is Phase.WITHDRAWN
+    return log, r1
+
+
+def test_a_version_that_re_adds_a_withdrawn_item_is_refused() -> None:
+    log, r1 = withdrawn_log()
+    again = rider(2, r1, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=(), intensity=3)
+    error = refused(log, again)
+    assert error.code == "re-adds-withdrawn" and "holding hands for Ana, who withdrew it" in str(error)
+    without = rider(2, r1, acts=[(KISS, ANA, BEN)], zones=())
+    assert log.step(IC, without).phase is Phase.AMENDED
+    # ...and still refused in version 3, after the withdrawal was answered.
+    error = refused(log, rider(3, without, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=()))
+    assert error.code == "re-adds-withdrawn"
+
+
+def test_a_newer_sheet_re_grants_a_withdrawn_item() -> None:
+    log, r1 = withdrawn_log()
+    v2 = rider(2, r1, acts=[(KISS, ANA, BEN)], zones=())
+    log.add(IC, v2)
+    log.add(ANA, open_sheet())  # Ana says yes again, in a newer sheet
+    v3 = rider(3, v2, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=())
+    assert log.step(IC, v3).phase is Phase.AMENDED
+
+
+def test_the_template_never_drafts_a_withdrawn_item() -> None:
+    log, r1 = withdrawn_log()
+    drafted = consent.clamp(r1, log.state().consents())
+    assert [a.act for a in drafted.acts] == [KISS]
+
+
+def test_filming_a_withdrawn_item_is_refused_and_an_untouched_act_may_be_filmed() -> None:
+    log, r1 = withdrawn_log()
+    error = refused(log, FilmedMark(1, r1.hash, ("holding-hands",)))
+    assert error.code == "withdrawn"
+
+
+def test_withdrawing_an_item_the_rider_does_not_hold_blocks_nothing_but_narrows_the_sheet() -> None:
+    log = agreed_log()
+    state = log.step(ANA, Withdrawal(whole=False, items=("act:holding-hands",)))
+    assert state.phase is Phase.AGREED and not state.withdrawals[-1].blocks
+    assert state.open_withdrawals == ()
+    assert "act:holding-hands" in state.withdrawn(ANA)
+    r1 = state.current.rider  # type: ignore[union-attr]
+    assert log.step(IC, FilmedMark(1, r1.hash)).phase is Phase.FILMED
+
+
+def test_withdrawing_an_unheld_item_then_proposing_it_is_refused() -> None:
+    log = agreed_log()
+    log.add(ANA, Withdrawal(whole=False, items=("act:holding-hands",)))
+    r1 = log.state().current.rider  # type: ignore[union-attr]
+    wider = rider(2, r1, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=())
+    assert refused(log, wider).code == "re-adds-withdrawn"
+
+
+def test_a_narrower_sheet_after_agreement_counts_as_a_withdrawal() -> None:
+    log = agreed_log()
+    state = log.step(BEN, open_sheet(yes=["holding-hands"]))  # no longer the kiss
+    assert state.phase is Phase.WITHDRAWN
+    record = state.withdrawals[-1]
+    assert record.by_sheet and record.blocks and record.sent.sender == BEN
+    assert f"act:{KISS}" in record.items
+    r1 = state.current.rider  # type: ignore[union-attr]
+    assert refused(log, FilmedMark(1, r1.hash)).code == "withdrawn"
+    assert refused(log, accept(r1), BEN).code == "withdrawn"
+
+
+def test_a_narrower_sheet_about_what_the_rider_does_not_hold_changes_nothing() -> None:
+    log = agreed_log()
+    narrower = open_sheet(yes=[KISS])  # no to everything but the kiss the rider holds
+    state = log.step(BEN, narrower)
+    assert state.phase is Phase.AGREED and state.withdrawals == ()
