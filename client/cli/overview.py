@@ -83,10 +83,14 @@ def render_status(d: dict[str, Any]) -> str:
         out.append(f"Counter by {c['by']} on version {c['version']}: {c['comments']}")
     for w in d["withdrawals"]:
         late = " (after filming)" if w["after_filming"] else ""
+        how = " by a narrower sheet" if w["by_sheet"] else ""
+        held = "" if w["blocks"] else "; the rider did not hold it, so it blocks nothing"
         out.append(
-            f"Withdrawal by {w['by']}{late}: {', '.join(w['items'])} "
-            f"(logged at index {w['log_index']})."
+            f"Withdrawal{how} by {w['by']}{late}: {', '.join(w['items'])} "
+            f"(logged at index {w['log_index']}{held})."
         )
+    for who, items in d["still_withdrawn"].items():
+        out.append(f"Still withdrawn by {who} (never drafted again): {', '.join(items)}.")
     for f in d["filmed"]:
         out.append(f"Filmed: version {f['version']}, {', '.join(f['acts']) or 'whole scene'}.")
     for c in d["check_ins"]:

@@ -21,15 +21,21 @@ from client.cli.context import Context, table
 from client.cli.registry import Command, add_command
 from client.errors import ClientError, UsageError
 from client.negotiate import SceneSession
+from client.negotiation import consent
 from client.negotiation._strict import b64
-from client.negotiation.forms import amend_template, parse_rider, rider_template
-from client.negotiation.overlap import review_scene
-from client.negotiation.rider import Rider
+from client.negotiation.forms import next_rider_template, parse_rider
+from client.negotiation.rider import Rider, RiderAct
 from client.negotiation.statements import Acceptance, Counter
 from client.views import papers
 from client.views.diff import diff
 from client.views.people import Names
 from client.views.status import visible_flags
+
+
+def _to_confirm(session: SceneSession, rider: Rider) -> list[tuple[RiderAct, str]]:
+    """The acts of ``rider`` this person answered "maybe": confirmed one by one on accepting."""
+    mine = session.state().consents().get(session.me)
+    return [] if mine is None else consent.to_confirm(rider, mine)
 
 
 def _rider(session: SceneSession, version: int | None) -> tuple[Rider, Names, list[str]]:
@@ -46,11 +52,13 @@ def _rider(session: SceneSession, version: int | None) -> tuple[Rider, Names, li
     return known[wanted], names, names.many(sorted(state.accepted(wanted)))
 
 
-def render_rider(rider: Rider, names: Names, accepted: list[str]) -> str:
-    rows = papers.rider_rows(rider, names)
+def render_rider(
+    rider: Rider, names: Names, accepted: list[str], confirm: list[RiderAct] | None = None
+) -> str:
+    rows = papers.rider_rows(rider, names, confirm or ())
     return "\n\n".join(
         [
-            table(["act", "who", "zones", "max", "note"], rows["acts"])
+            table(["act", "who", "zones", "max", "marks and notes"], rows["acts"])
             if rows["acts"]
             else "No acts.",
             table(
@@ -65,11 +73,8 @@ def render_rider(rider: Rider, names: Names, accepted: list[str]) -> str:
 def template(ctx: Context, args: argparse.Namespace) -> int:
     async def work(session: SceneSession) -> str:
         ic_only(session, "draft the rider")
-        brief = brief_of(session)
-        state = session.state()
-        if state.current is None:
-            return rider_template(review_scene(state, session.now()))
-        return amend_template(state.current.rider, brief)
+        brief_of(session)
+        return next_rider_template(session.state(), session.now())
 
     write_or_print(ctx, in_scene(ctx, args.scene, work), args.out, "the rider draft")
     return 0
@@ -85,8 +90,9 @@ def propose(ctx: Context, args: argparse.Namespace) -> int:
         before = session.state().current
         posted = await session.send(rider)
         names = Names(brief, session.me)
-        changes = [] if before is None else diff(before.rider, rider, names)
         state = session.state()
+        gone = {p: state.withdrawn(p) for p in state.performers}
+        changes = [] if before is None else diff(before.rider, rider, names, gone)
         return {
             "version": rider.version,
             "hash": b64(rider.hash),
@@ -107,13 +113,22 @@ def propose(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def show(ctx: Context, args: argparse.Namespace) -> int:
-    async def work(session: SceneSession) -> tuple[Rider, Names, list[str]]:
-        return _rider(session, args.version)
+    async def work(session: SceneSession) -> tuple[Rider, Names, list[str], list[Any]]:
+        rider, names, accepted = _rider(session, args.version)
+        return rider, names, accepted, _to_confirm(session, rider)
 
-    rider, names, accepted = in_scene(ctx, args.scene, work)
+    rider, names, accepted, confirm = in_scene(ctx, args.scene, work)
     ctx.emit(
-        rider.to_json() | {"hash": b64(rider.hash), "accepted_by": accepted},
-        lambda: f"Rider version {rider.version}\n\n" + render_rider(rider, names, accepted),
+        rider.to_json()
+        | {
+            "hash": b64(rider.hash),
+            "accepted_by": accepted,
+            "to_confirm": [{"item": item, "discussed": a.discussed} for a, item in confirm],
+        },
+        lambda: (
+            f"Rider version {rider.version}\n\n"
+            + render_rider(rider, names, accepted, [a for a, _ in confirm])
+        ),
     )
     return 0
 
@@ -125,7 +140,9 @@ def diff_command(ctx: Context, args: argparse.Namespace) -> int:
         if start < 1:
             raise UsageError("There is only version 1; nothing to compare it with.")
         old, _, _ = _rider(session, start)
-        return old.version, new.version, diff(old, new, names)
+        state = session.state()
+        gone = {p: state.withdrawn(p) for p in state.performers}
+        return old.version, new.version, diff(old, new, names, gone)
 
     old, new, changes = in_scene(ctx, args.scene, work)
     ctx.emit(
@@ -148,8 +165,11 @@ def accept(ctx: Context, args: argparse.Namespace) -> int:
         current = current_version(session)
         wanted = args.version or current.rider.version
         rider = papers.versions_of(state).get(wanted, current.rider)
+        confirm = _to_confirm(session, rider) if wanted == current.rider.version else []
         if wanted == current.rider.version and not args.yes:
-            _confirm(ctx, render_rider(rider, *_rider(session, wanted)[1:]), wanted)
+            shown = render_rider(rider, *_rider(session, wanted)[1:], [a for a, _ in confirm])
+            _confirm(ctx, shown, wanted)
+        _confirm_maybes(ctx, confirm, set(args.confirm), wanted, interactive=not args.yes)
         # A superseded or unknown version is refused by the scene's rules, before sending.
         return rider, await session.send(Acceptance(wanted, rider.hash))
 
@@ -171,6 +191,30 @@ def _confirm(ctx: Context, shown: str, version: int) -> None:
     ctx.stderr.flush()
     if ctx.stdin.readline().strip().lower() not in {"y", "yes"}:
         raise UsageError("Not accepted; nothing was sent.")
+
+
+def _confirm_maybes(
+    ctx: Context,
+    confirm: list[tuple[RiderAct, str]],
+    given: set[str],
+    version: int,
+    *,
+    interactive: bool,
+) -> None:
+    """Each act this performer answered "maybe" is confirmed explicitly, with the IC's note."""
+    for act, item in confirm:
+        if item in given:
+            continue
+        what = f"{consent.describe(item)} (the IC's note: {act.discussed!r})"
+        if not interactive or not (ctx.stdin.isatty() and sys.stdin.isatty()):
+            raise UsageError(
+                f'Version {version} holds {what}, which you answered "maybe"; confirm it '
+                f"with --confirm {item}, or send `closedset rider counter`. Nothing was sent."
+            )
+        ctx.stderr.write(f"You answered maybe to {what}. Do you agree to it now? [y/N] ")
+        ctx.stderr.flush()
+        if ctx.stdin.readline().strip().lower() not in {"y", "yes"}:
+            raise UsageError("Not accepted; nothing was sent.")
 
 
 def counter(ctx: Context, args: argparse.Namespace) -> int:
@@ -209,6 +253,13 @@ def _diff_args(p: argparse.ArgumentParser) -> None:
 def _accept_args(p: argparse.ArgumentParser) -> None:
     _version_arg(p)
     p.add_argument("--yes", action="store_true", help="you have read this version; do not ask")
+    p.add_argument(
+        "--confirm",
+        action="append",
+        default=[],
+        metavar="ITEM",
+        help='an act you answered "maybe" and now agree to, as `rider show` names it; repeat',
+    )
 
 
 def _counter_args(p: argparse.ArgumentParser) -> None:

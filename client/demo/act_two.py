@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from client.demo.act_one import BEN_PRIVATE
-from client.demo.cast import Person, add_act, drop_act, edit_act, fill
+from client.demo.cast import Person, add_act, edit_act, fill
 from client.demo.scenario import LIGHTHOUSE, SCENE, Cast, StepFn
 from client.exposure import readable
 from client.negotiation import vocabulary as vocab
@@ -16,6 +16,8 @@ from client.negotiation.sheet import BoundarySheet
 from client.negotiation.statements import CheckIn, Counter, Withdrawal
 
 NECK = "kissing-neck"
+LYING = "lying-together-clothed"
+DISCUSSED = "Discussed with each of you on Tuesday: lying side by side, clothed, no weight."
 
 
 def _propose(c: Cast, version: int, edit: object) -> dict[str, object]:
@@ -51,11 +53,39 @@ def counter(c: Cast) -> str:
     return "Encrypted to Ines only: Ana never sees Ben's counter."
 
 
+def refused_item(c: Cast) -> str:
+    # The director asked for an open-mouth kiss; Ben answered "no". The rider cannot hold it.
+    path = c.workdir / "rider-v2-wider.toml"
+    c.ic.cli("rider", "template", SCENE, "--out", str(path))
+    path.write_text(
+        add_act(path.read_text(), "open-mouth-kissing", "ana-ruiz", "ben-okafor", ["lips"])
+    )
+    before = len(c.ic.cli("thread", SCENE))
+    error = c.ic.refused("rider", "propose", SCENE, str(path))
+    assert 'open-mouth kissing for Ben Okafor, who answered "no"' in error, error
+    assert len(c.ic.cli("thread", SCENE)) == before, "a refused rider was sent"
+    return (
+        f"Refused before anything was sent:\n  {error}\n"
+        "Only Ines sees this sentence; Ana is never told what Ben refused."
+    )
+
+
 def rider_v2(c: Cast) -> str:
     def edit(text: str) -> str:
         text = edit_act(text, "embrace-clothed", intensity=3)
-        # Ana answered "ask first" to a kiss on her neck; Ines asked her, and she agreed.
-        return add_act(text, NECK, "ben-okafor", "ana-ruiz", ["neck"])
+        # Ana answered "ask first" to a kiss on her neck; Ines asked her, and she agreed. The
+        # act carries the ask-first marker: Ines asks again before each take.
+        text = add_act(text, NECK, "ben-okafor", "ana-ruiz", ["neck"], ask_first=True)
+        # Both answered "maybe" to lying together; Ines discussed it with each of them.
+        return add_act(
+            text,
+            LYING,
+            "ana-ruiz",
+            "ben-okafor",
+            ["back", "legs"],
+            discussed=DISCUSSED,
+            intensity=3,
+        )
 
     _propose(c, 2, edit)
     changes = c.ic.cli("rider", "diff", SCENE)["changes"]
@@ -76,7 +106,10 @@ def _status(p: Person, alias: str) -> dict[str, Any]:
 
 def agree(c: Cast, version: int) -> str:
     for p in (c.ana, c.ben):
-        p.cli("rider", "accept", LIGHTHOUSE, "--yes")
+        # Each answered "maybe" to lying together: the CLI asks for an explicit confirmation.
+        error = p.refused("rider", "accept", LIGHTHOUSE, "--yes")
+        assert "--confirm act:lying-together-clothed" in error, error
+        p.cli("rider", "accept", LIGHTHOUSE, "--yes", "--confirm", f"act:{LYING}")
     status = _status(c.ic, SCENE)
     assert status["phase"] == "agreed", status["phase"]
     late = [f for f in status["flags"] if f["code"] == "late-agreement"]
@@ -112,8 +145,16 @@ def filmed_refused(c: Cast) -> str:
 
 
 def rider_v3(c: Cast) -> str:
-    _propose(c, 3, lambda text: drop_act(text, NECK))
-    return agree(c, 3)
+    def edit(text: str) -> str:
+        # The template never drafts a withdrawn item: the neck kiss is already gone.
+        assert f'act = "{NECK}"' not in text, "the template drafted a withdrawn item"
+        return text
+
+    _propose(c, 3, edit)
+    changes = c.ic.cli("rider", "diff", SCENE)["changes"]
+    gone = [ch["text"] for ch in changes if "withdrawn by Ana Ruiz" in ch["text"]]
+    assert gone, changes
+    return f"The template left out what Ana withdrew; `rider diff`: {gone[0]}.\n" + agree(c, 3)
 
 
 def filmed(c: Cast) -> str:
@@ -159,6 +200,7 @@ def privacy(c: Cast) -> str:
 STEPS: list[tuple[str, StepFn]] = [
     ("Ines drafts rider version 1 inside the overlap and sends it", rider_v1),
     ("Ben counters version 1", counter),
+    ("Ines tries to add the open-mouth kiss Ben refused: refused, nothing sent", refused_item),
     ("Ines sends version 2; `rider diff` marks what widens and what narrows", rider_v2),
     ("Ana tries to accept the superseded version 1", stale_accept),
     ("Ana and Ben accept version 2", lambda c: agree(c, 2)),

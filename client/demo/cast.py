@@ -123,7 +123,7 @@ def drop_act(text: str, act: str) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def add_act(text: str, act: str, giver: str, receiver: str, zones: list[str]) -> str:
+def add_act(text: str, act: str, giver: str, receiver: str, zones: list[str], **extra: Any) -> str:
     block = "\n".join(
         [
             "[[acts]]",
@@ -131,6 +131,7 @@ def add_act(text: str, act: str, giver: str, receiver: str, zones: list[str]) ->
             f"giver = {quote(giver)}",
             f"receiver = {quote(receiver)}",
             f"zones = {quote(zones)}",
+            *[f"{k} = {quote(v)}" for k, v in extra.items()],
         ]
     )
     return text.rstrip("\n") + "\n\n" + block + "\n"

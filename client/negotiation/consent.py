@@ -18,7 +18,6 @@ from client.negotiation.rider import PerformerTerms, Rider, RiderAct
 from client.negotiation.sheet import ActAnswer, BoundarySheet, ClosedSet, Doubles, ZoneEntry
 from client.negotiation.vocabulary import Direction
 
-
 _DOUBLE_ITEMS = {
     "body-double": "body_double",
     "digital-double": "digital_double",
@@ -49,8 +48,7 @@ class Consent:
         if s is None:
             return None
         acts = tuple(
-            replace(a, answer="no") if self.act_withdrawn(a.act, a.direction) else a
-            for a in s.acts
+            replace(a, answer="no") if self.act_withdrawn(a.act, a.direction) else a for a in s.acts
         )
         zones = tuple(
             ZoneEntry(z.zone, "never", z.note) if f"zone:{z.zone}" in w else z for z in s.zones
@@ -140,7 +138,12 @@ def act_breaches(ra: RiderAct, consents: Mapping[bytes, Consent]) -> list[Breach
             found.append(Breach(person, item, 'answered "no"', "outside-sheet"))
         elif given.answer == "maybe" and ra.discussed is None:
             found.append(
-                Breach(person, item, 'answered "maybe" and the act has no note that it was discussed', "not-discussed")
+                Breach(
+                    person,
+                    item,
+                    'answered "maybe" and the act has no note that it was discussed',
+                    "not-discussed",
+                )
             )
         elif given.answer == "ask-first" and not ra.ask_first:
             found.append(
@@ -191,7 +194,9 @@ def terms_breaches(terms: PerformerTerms, c: Consent) -> list[Breach]:
             found.append(Breach(p, item, refused, "outside-sheet"))
 
     for part in terms.nudity:
-        check(f"nudity:{part}", None if s is None else part in s.nudity_shown, 'answered "not shown"')
+        check(
+            f"nudity:{part}", None if s is None else part in s.nudity_shown, 'answered "not shown"'
+        )
     for use in terms.footage:
         check(f"use:{use}", None if s is None else use in s.footage)
     for item, name in _DOUBLE_ITEMS.items():
@@ -312,27 +317,27 @@ def _zone_out(ra: RiderAct, zone: str, consents: Mapping[bytes, Consent]) -> boo
     return any(b.item == f"zone:{zone}" for b in act_breaches(probe, consents))
 
 
-def holds(rider: Rider, item: str, performer: bytes) -> bool:
-    """Does ``rider`` hold ``item`` (a withdrawal item) for ``performer``?"""
-    v = vocab.load()
+def act_holds(ra: RiderAct, item: str, performer: bytes) -> bool:
+    """Does the rider act ``ra`` hold ``item`` (``act:...`` or ``zone:...``) for ``performer``?"""
+    if performer not in (ra.giver, ra.receiver):
+        return False
+    act = vocab.load().act(ra.act)
     kind, _, rest = item.partition(":")
     if kind == "act":
         name, _, direction = rest.partition(":")
-        for ra in rider.acts_of(performer):
-            if ra.act != name:
-                continue
-            act = v.act(name)
-            sides = [d for p, d in _sides(act, ra) if p == performer]
-            if not direction or direction in sides:
-                return True
-        return False
+        sides = [d for p, d in _sides(act, ra) if p == performer]
+        return ra.act == name and (not direction or direction in sides)
     if kind == "zone":
-        for ra in rider.acts_of(performer):
-            act = v.act(ra.act)
-            touched = ra.receiver == performer or not act.directional
-            if touched and rest in (ra.zones or act.zones):
-                return True
-        return False
+        touched = ra.receiver == performer or not act.directional
+        return touched and rest in (ra.zones or act.zones)
+    return False
+
+
+def holds(rider: Rider, item: str, performer: bytes) -> bool:
+    """Does ``rider`` hold ``item`` (a withdrawal item) for ``performer``?"""
+    kind, _, rest = item.partition(":")
+    if kind in ("act", "zone"):
+        return any(act_holds(ra, item, performer) for ra in rider.acts_of(performer))
     terms = rider.terms(performer)
     if kind == "nudity":
         return rest in terms.nudity

@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from client.negotiation import consent
 from client.negotiation import vocabulary as vocab
 from client.negotiation._form import UNANSWERED, Form, quote
 from client.negotiation.brief import SceneBrief
 from client.negotiation.errors import FormError, Problem, StatementError
+from client.negotiation.overlap import review_scene
 from client.negotiation.rider_form import amend_template, parse_rider, rider_template
+from client.negotiation.scene_state import SceneState
 from client.negotiation.sheet import (
     CHECK_IN_PREFERENCES,
     DEFAULT_SLOW,
@@ -27,7 +30,36 @@ from client.negotiation.sheet import (
     ZoneEntry,
 )
 
-__all__ = ["amend_template", "parse_rider", "parse_sheet", "rider_template", "sheet_template"]
+__all__ = [
+    "amend_template",
+    "next_rider_template",
+    "parse_rider",
+    "parse_sheet",
+    "rider_template",
+    "sheet_template",
+]
+
+
+def next_rider_template(state: SceneState, now: int) -> str:
+    """The IC's next rider to edit: version 1 from the overlap, else the current version cut
+    back to each performer's current consent (rule set 2), with a note of what was cut."""
+    if state.brief is None:
+        raise ValueError("A scene without a brief has no rider to draft.")
+    current = state.current
+    if current is None:
+        return rider_template(review_scene(state, now))
+    if state.rules < 2:
+        return amend_template(current.rider, state.brief)
+    consents = state.consents()
+    cut = consent.breaches(current.rider, consents)
+    names = {p.identity: p.name for p in state.brief.participants}
+    notes = tuple(
+        f"Cut back from version {current.rider.version}: {b.sentence(names[b.performer])}."
+        for b in cut
+    )
+    within = consent.clamp(current.rider, consents)
+    return amend_template(current.rider, state.brief, within=within, notes=notes)
+
 
 _DOUBLES = {
     "body_double": "a body double may perform the parts the rider allows",

@@ -242,6 +242,11 @@ def review_scene(state: SceneState, now: int) -> Review:
     """The review of a folded scene (the IC's view), with its timing flags at ``now``."""
     if state.brief is None:
         raise ValueError("A scene without a brief has nothing to review.")
+    # Each sheet as the performer's withdrawals since have narrowed it: a withdrawn item is
+    # never drafted again (rule set 2).
     sheets = {s.sender: s.statement for s in state.sheets}
+    if state.rules >= 2:
+        consents = state.consents()
+        sheets = {k: consents[k].narrowed() or v for k, v in sheets.items()}
     requests = None if state.requests is None else state.requests.statement
     return review(state.brief, sheets, requests, flags=timing.flags(state, now))

@@ -197,7 +197,9 @@ class Rider(StatementBase):
         r = Reader(value, "rider", _RIDER_FIELDS)
         acts = []
         for item in r.items("acts"):
-            fields = _ACT_FIELDS + tuple(k for k in _ACT_OPTIONAL if isinstance(item, dict) and k in item)
+            fields = _ACT_FIELDS + tuple(
+                k for k in _ACT_OPTIONAL if isinstance(item, dict) and k in item
+            )
             a = Reader(item, "rider act", fields)
             acts.append(
                 RiderAct(

@@ -44,7 +44,7 @@ _TERMS = (
     "digital_double",
     "digital_replica",
 )
-_ACT = ("act", "giver", "receiver", "zones", "intensity", "note")
+_ACT = ("act", "giver", "receiver", "zones", "intensity", "note", "ask_first", "discussed")
 
 
 def labels(brief: SceneBrief) -> dict[bytes, str]:
@@ -133,6 +133,14 @@ def _render(d: _Draft) -> str:
         ]
         lines.append(f"intensity = {act.intensity}" if act.intensity else "# intensity = 5")
         lines.append(f"note = {quote(act.note)}" if act.note else '# note = ""')
+        if act.ask_first:
+            lines.append(
+                'ask_first = true  # a performer answered "ask first": ask before each take'
+            )
+        if act.discussed:
+            lines.append(f"discussed = {quote(act.discussed)}")
+        elif hidden and hidden.startswith("maybe"):
+            lines.append('discussed = ""  # your note of the discussion, shown to the performer')
         if hidden:
             out += ["", f"# {hidden}", *[f"# {line}" for line in lines]]
         else:
@@ -142,20 +150,27 @@ def _render(d: _Draft) -> str:
 
 def rider_template(review: Review) -> str:
     """Rider version 1 pre-filled from the overlap: agreed acts only; "ask first" acts are
-    written commented out, to include after asking. Requested nudity is filled in where the
-    performer said it may be shown."""
+    written commented out with their ask-first marker, to include after asking, and "maybe"
+    acts commented out with a ``discussed`` line for the IC's note of the discussion. Requested
+    nudity is filled in where the performer said it may be shown."""
     brief, sheets = review.brief, review.sheets
     acts: list[tuple[RiderAct, str | None]] = []
     for row in review.acts:
-        if row.outcome not in ("agreed", "ask-first"):
+        if row.outcome not in ("agreed", "ask-first", "discuss"):
             continue
-        zones = tuple(z for z, a in row.zones if a == "ok") or tuple(z for z, _ in row.zones)
-        act = RiderAct(row.act, row.giver, row.receiver, zones, row.intensity)
-        hidden = (
-            "ask first: include only after asking both performers"
-            if (row.outcome == "ask-first")
-            else None
+        ok = tuple(z for z, a in row.zones if a == "ok")
+        zones = ok or tuple(z for z, _ in row.zones)
+        ask = (
+            row.outcome == "ask-first"
+            or not ok
+            or "ask-first" in (row.giver_answer, row.receiver_answer)
         )
+        act = RiderAct(row.act, row.giver, row.receiver, zones, row.intensity, ask_first=ask)
+        hidden = {
+            "ask-first": "ask first: include only after asking both performers",
+            "discuss": "maybe: include only after discussing it; write what was agreed in "
+            "discussed, which the performer confirms when accepting",
+        }.get(row.outcome)
         acts.append((act, hidden))
     terms = []
     for performer in brief.performers:
@@ -182,12 +197,17 @@ def rider_template(review: Review) -> str:
     return _render(draft)
 
 
-def amend_template(rider: Rider, brief: SceneBrief) -> str:
-    """The next version of ``rider`` to edit: the same terms, version + 1, its hash as previous."""
+def amend_template(
+    rider: Rider, brief: SceneBrief, *, within: Rider | None = None, notes: tuple[str, ...] = ()
+) -> str:
+    """The next version of ``rider`` to edit: version + 1, its hash as previous, with the terms
+    of ``within`` (the rider cut back to each performer's current consent) when given."""
+    previous = rider
+    rider = within or rider
     draft = _Draft(
         brief,
-        rider.version + 1,
-        rider.hash,
+        previous.version + 1,
+        previous.hash,
         rider.description,
         rider.signals,
         rider.closed_set,
@@ -197,7 +217,10 @@ def amend_template(rider: Rider, brief: SceneBrief) -> str:
         rider.call_time,
         rider.valid_from,
         rider.valid_until,
-        [f"Amends version {rider.version}; after call time a rider may only narrow."],
+        [
+            f"Amends version {previous.version}; after call time a rider may only narrow.",
+            *notes,
+        ],
     )
     return _render(draft)
 
@@ -286,11 +309,18 @@ def parse_rider(
         zones = f.ids((*path, "zones"), v.zones, "a body zone")
         intensity = f.integer((*path, "intensity"), 1, 10)
         note = f.text((*path, "note"), limit=400) or None
+        ask_first = f.get(*path, "ask_first") is not None and bool(f.flag((*path, "ask_first")))
+        discussed = f.text((*path, "discussed"), limit=400).strip() or None
         if act in v.acts and all(people):
             if people[0] == people[1]:
                 f.problem((*path, "receiver"), "giver and receiver must be two performers.")
             else:
-                acts.append(RiderAct(str(act), people[0], people[1], zones, intensity, note))
+                acts.append(
+                    RiderAct(
+                        str(act), people[0], people[1], zones, intensity, note,
+                        ask_first=ask_first, discussed=discussed,
+                    )
+                )  # fmt: skip
     signals = [f.text(("signals", k), required=True, limit=200) for k in ("stop", "slow")]
     nonverbal = f.text(("signals", "nonverbal"), required=True, limit=200)
     stills = bool(f.flag(("closed_set", "stills")))

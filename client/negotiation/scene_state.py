@@ -10,7 +10,6 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from client.negotiation import consent
-
 from client.negotiation.brief import SceneBrief, SceneRequests
 from client.negotiation.rider import Rider
 from client.negotiation.sheet import BoundarySheet
@@ -23,7 +22,6 @@ from client.negotiation.statements import (
     SceneClose,
     Statement,
     TransgressionReport,
-    Withdrawal,
 )
 from keys.identity import Role
 

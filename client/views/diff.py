@@ -4,11 +4,13 @@ after call time) or narrowing."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from client.negotiation import consent
 from client.negotiation import vocabulary as vocab
-from client.negotiation.rider import PerformerTerms, Rider
+from client.negotiation.rider import PerformerTerms, Rider, RiderAct
 from client.timefmt import show_time
 from client.views.people import Names
 
@@ -35,10 +37,26 @@ def _set_changes(
     ]
 
 
-def diff(old: Rider, new: Rider, names: Names) -> list[Change]:
-    """Every difference from ``old`` to ``new``, acts first, then per performer, then the rest."""
+def diff(
+    old: Rider,
+    new: Rider,
+    names: Names,
+    withdrawn: Mapping[bytes, frozenset[str]] | None = None,
+) -> list[Change]:
+    """Every difference from ``old`` to ``new``, acts first, then per performer, then the rest.
+    A removal answering a withdrawal this viewer can read (``withdrawn``: performer -> items
+    still withdrawn) says so; a performer's view holds only their own withdrawals."""
     v = vocab.load()
     out: list[Change] = []
+    withdrawn = withdrawn or {}
+
+    def why(ra: RiderAct) -> str:
+        by = [
+            names(p)
+            for p in (ra.giver, ra.receiver)
+            if any(consent.act_holds(ra, i, p) for i in withdrawn.get(p, ()))
+        ]
+        return f" (withdrawn by {', '.join(by)})" if by else ""
 
     def who(key: tuple[str, bytes, bytes]) -> str:
         arrow = "→" if v.acts[key[0]].directional else "↔"
@@ -47,7 +65,11 @@ def diff(old: Rider, new: Rider, names: Names) -> list[Change]:
     before = {a.key: a for a in old.acts}
     after = {a.key: a for a in new.acts}
     out += [Change("act", f"adds {who(k)}", "widens") for k in after if k not in before]
-    out += [Change("act", f"removes {who(k)}", "narrows") for k in before if k not in after]
+    out += [
+        Change("act", f"removes {who(k)}{why(before[k])}", "narrows")
+        for k in before
+        if k not in after
+    ]
     for key in [k for k in after if k in before]:
         a, b = before[key], after[key]
         out += _set_changes("zone", set(a.zones), set(b.zones), who(key))

@@ -3,12 +3,13 @@ name, so a coordinator reads them like the spreadsheet they replace."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from client.negotiation import vocabulary as vocab
 from client.negotiation._strict import b64
 from client.negotiation.overlap import ActRow, Review
-from client.negotiation.rider import Rider
+from client.negotiation.rider import Rider, RiderAct
 from client.negotiation.scene_state import SceneState
 from client.negotiation.sheet import BoundarySheet
 from client.timefmt import show_time
@@ -55,14 +56,30 @@ def _doubles(flags: dict[str, bool]) -> str:
     return ", ".join(k.replace("_", " ") for k, v in flags.items() if v) or "none"
 
 
-def rider_rows(rider: Rider, names: Names) -> dict[str, list[list[str]]]:
+def marks(act: RiderAct, confirm: Iterable[RiderAct] = ()) -> str:
+    """The markers a rider act carries: ask first, the IC's discussion note, and, for the
+    performer who answered "maybe", that they confirm it explicitly when accepting."""
+    out = []
+    if act.ask_first:
+        out.append("ASK FIRST")
+    if act.discussed:
+        out.append(f"discussed: {act.discussed}")
+    if act in set(confirm):
+        out.append("you said maybe: CONFIRM")
+    return "; ".join(out)
+
+
+def rider_rows(
+    rider: Rider, names: Names, confirm: Iterable[RiderAct] = ()
+) -> dict[str, list[list[str]]]:
+    confirm = tuple(confirm)
     acts = [
         [
             act_name(a.act),
             f"{names(a.giver)} {_ARROW[vocab.load().acts[a.act].directional]} {names(a.receiver)}",
             ", ".join(a.zones) or "-",
             str(a.intensity) if a.intensity is not None else "-",
-            a.note or "",
+            "; ".join(x for x in (marks(a, confirm), a.note or "") if x),
         ]
         for a in rider.acts
     ]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from client.negotiation._strict import b64
+from client.negotiation.consent import describe
 from client.negotiation.scene_state import Phase, SceneState
 from client.negotiation.timing import flags
 from client.views.people import Names
-from client.views.thread import item_name
 from keys.identity import Fingerprint
 
 
@@ -117,15 +117,26 @@ def status(state: SceneState, me: bytes, role: str, alias: str, now: int) -> dic
         "withdrawals": [
             {
                 "by": names(w.sent.sender),
-                "items": [item_name(i) for i in w.sent.statement.items] or ["the whole rider"],
-                "reason": w.sent.statement.reason,
+                "items": [describe(i) for i in w.items] or ["the whole rider"],
+                "reason": w.reason,
                 "version": w.version,
                 "at": w.sent.at,
                 "after_filming": w.after_filming,
                 "log_index": w.sent.index,
+                # A narrower sheet counts as a withdrawal; one of an item the rider did not
+                # hold is recorded and blocks nothing.
+                "by_sheet": w.by_sheet,
+                "blocks": w.blocks,
+                "open": w in state.open_withdrawals,
             }
             for w in state.withdrawals
         ],
+        # What stays withdrawn until that performer says yes again (a newer sheet).
+        "still_withdrawn": {
+            names(p): [describe(i) for i in sorted(items)]
+            for p in state.performers
+            if (items := state.withdrawn(p))
+        },
         "filmed": [
             {"version": f.statement.version, "acts": list(f.statement.acts), "at": f.at}
             for f in state.filmed

@@ -73,7 +73,7 @@ def test_a_direction_answered_no_is_refused_even_when_the_other_direction_is_yes
 def test_a_never_zone_is_refused() -> None:
     log = sheets_in(open_sheet(), open_sheet(zones={"lips": "never"}))
     error = refused(log, rider())
-    assert "zone lips for Ben, who answered \"never\"" in str(error).replace("Zone", "zone")
+    assert 'zone lips for Ben, who answered "never"' in str(error).replace("Zone", "zone")
 
 
 def test_intensity_above_a_limit_or_no_limit_against_a_limit_is_refused() -> None:
@@ -123,7 +123,9 @@ def test_maybe_needs_the_ics_discussion_note_and_ask_first_needs_its_marker() ->
     plain = RiderAct(KISS, ANA, BEN, ("lips",), 3)
     codes = {b.code for b in consent.breaches(with_acts(plain), log.state().consents())}
     assert codes == {"not-discussed", "ask-first-unmarked"}
-    assert "not discussed" in str(refused(log, with_acts(plain))).replace("no note that it was", "not")
+    assert "not discussed" in str(refused(log, with_acts(plain))).replace(
+        "no note that it was", "not"
+    )
     marked = replace(plain, ask_first=True, discussed="Talked it through with Ana on 3 Jan.")
     state = log.step(IC, with_acts(marked))
     assert state.phase is Phase.PROPOSED
@@ -186,13 +188,19 @@ def withdrawn_log() -> tuple[Log, Rider]:
 
 def test_a_version_that_re_adds_a_withdrawn_item_is_refused() -> None:
     log, r1 = withdrawn_log()
-    again = rider(2, r1, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=(), intensity=3)
+    again = rider(
+        2, r1, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=(), intensity=3
+    )
     error = refused(log, again)
-    assert error.code == "re-adds-withdrawn" and "holding hands for Ana, who withdrew it" in str(error)
+    assert error.code == "re-adds-withdrawn" and "holding hands for Ana, who withdrew it" in str(
+        error
+    )
     without = rider(2, r1, acts=[(KISS, ANA, BEN)], zones=())
     assert log.step(IC, without).phase is Phase.AMENDED
     # ...and still refused in version 3, after the withdrawal was answered.
-    error = refused(log, rider(3, without, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=()))
+    error = refused(
+        log, rider(3, without, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=())
+    )
     assert error.code == "re-adds-withdrawn"
 
 
