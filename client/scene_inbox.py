@@ -38,7 +38,7 @@ async def new_in_scene(
         names = Names(state.brief, session.me)
         refused = {r.event.log_index: r.reason for r in state.refused}
         found = [
-            {"scene": scene.alias, **row(item.event, names, refused)}
+            {"scene": scene.alias, **row(item.event, names, refused, state)}
             for item in session.opened()
             if item.cached.sequence > scene.seen and item.event.sender != session.me
         ]

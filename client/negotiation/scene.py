@@ -338,11 +338,24 @@ def set_closed(state: SceneState, event: Event) -> SceneState:
     return replace(state, closed=_sent(event))
 
 
+def _open_text(state: SceneState) -> str:
+    """What is withdrawn and still held, in words: "(holding hands for Cleo, who withdrew it)"."""
+    assert state.brief is not None and state.current is not None
+    whole = [
+        f"the whole rider, by {state.brief.participant(w.sent.sender).name}"
+        for w in state.open_withdrawals
+        if w.whole
+    ]
+    held = _breaches_of(state, state.current.rider)
+    parts = whole + ([_names(state, held)] if held else [])
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def refuse_withdrawn(state: SceneState, event: Event) -> SceneState:
     _version(state, *_named(event))
     raise _refuse(
         "withdrawn", f"Rider version {state.versions[-1].rider.version} has an unresolved "
-        "withdrawal; wait for the IC's new version.",
+        f"withdrawal{_open_text(state)}; wait for the IC's new version.",
     )  # fmt: skip
 
 

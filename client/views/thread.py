@@ -6,6 +6,7 @@ from typing import Any
 
 from client.negotiation import vocabulary as vocab
 from client.negotiation.brief import SceneBrief, SceneRequests
+from client.negotiation.consent import describe
 from client.negotiation.rider import Rider
 from client.negotiation.scene_state import Event, SceneState
 from client.negotiation.sheet import BoundarySheet
@@ -87,22 +88,37 @@ def summary(statement: Statement, names: Names) -> str:
     return f"closes the scene: {_short(s.reason)}"
 
 
-def row(event: Event, names: Names, refused: dict[int, str] | None = None) -> dict[str, Any]:
+def row(
+    event: Event,
+    names: Names,
+    refused: dict[int, str] | None = None,
+    state: SceneState | None = None,
+) -> dict[str, Any]:
     why = (refused or {}).get(event.log_index)
+    text = summary(event.statement, names)
+    # A sheet narrower than the rider it meets is a withdrawal: the IC is told as plainly.
+    narrowed = [] if state is None else [
+        w.items for w in state.withdrawals if w.by_sheet and w.sent.index == event.log_index
+    ]  # fmt: skip
+    if narrowed:
+        text += "; it narrows the rider, so it withdraws " + ", ".join(
+            describe(i) for i in narrowed[0]
+        )
     return {
         "index": event.log_index,
         "time": event.log_time,
         "sender": names(event.sender),
         "kind": KINDS[type(event.statement)],
-        "summary": summary(event.statement, names),
+        "summary": text,
         "refused": why,
+        "withdraws": list(narrowed[0]) if narrowed else [],
     }
 
 
 def rows(events: list[Event], state: SceneState, names: Names) -> list[dict[str, Any]]:
     """Every statement the viewer opened, in log order; a refused one says why."""
     refused = {r.event.log_index: r.reason for r in state.refused}
-    return [row(e, names, refused) for e in sorted(events, key=lambda e: e.log_index)]
+    return [row(e, names, refused, state) for e in sorted(events, key=lambda e: e.log_index)]
 
 
 def table_rows(items: list[dict[str, Any]]) -> list[list[str]]:
