@@ -93,10 +93,10 @@ def describe(item: str) -> str:
     }  # fmt: skip
     term = tables.get(kind, {}).get(name)
     if kind in ("present", "monitors"):
-        label = f"{rest} {'on the closed set' if kind == 'present' else 'at the monitors'}"
+        return f"{rest} {'on the closed set' if kind == 'present' else 'at the monitors'}"
     elif kind == "intensity":
         act, _, level = rest.partition(":")
-        label = f"{v.acts[act].name} at intensity {level}"
+        return f"{v.acts[act].name} at intensity {level}"
     else:
         label = term.name if term is not None else item.replace("-", " ")
         label = {"zone": "zone ", "nudity": "nudity: ", "use": "footage use: "}.get(
