@@ -79,15 +79,27 @@ class Form:
                 self.problem((*path, key), f'"{key}" is not {what}; {fix}')
 
     def choice(
-        self, path: tuple[str, ...], options: tuple[str, ...], default: str | None = None
+        self,
+        path: tuple[str, ...],
+        options: tuple[str, ...],
+        default: str | None = None,
+        *,
+        required: bool = False,
     ) -> str | None:
-        """A string that must be one of ``options``; ``""`` means unanswered (``default``)."""
+        """A string that must be one of ``options``; ``""`` means unanswered (``default``).
+        A ``required`` choice has no default: ``unanswered = "no"`` does not answer it."""
         value = self.get(*path)
         name = ".".join(path)
         if value is None:
             self.problem(path, f"{name} is missing; add it with one of {_listing(options)}.")
         elif value == UNANSWERED and default is not None:
             return default
+        elif value == UNANSWERED and required:
+            self.problem(
+                path,
+                f"{name} is required and unanswered; use {_listing(options)} "
+                '(unanswered = "no" answers only yes/no items).',
+            )
         elif value == UNANSWERED:
             self.problem(
                 path,

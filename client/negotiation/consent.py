@@ -361,3 +361,43 @@ def consents_of(
         if p in sheets or withdrawn.get(p):
             out[p] = Consent(p, sheets.get(p), withdrawn.get(p, frozenset()))
     return out
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    """Two answers of one sheet that cannot both hold; ``path`` is the sheet form's key."""
+
+    path: tuple[str, ...]
+    message: str
+
+
+def contradictions(sheet: BoundarySheet) -> list[Contradiction]:
+    """An act answered other than "no" on one's own body while every zone it touches there is
+    "never"; a nudity part shown while every zone it covers is "never"."""
+    v = vocab.load(sheet.vocabulary)
+    never = {z.zone for z in sheet.zones if z.answer == "never"}
+    found = []
+    for a in sheet.acts:
+        act = v.act(a.act)
+        # Giving touches a partner's body; receiving and mutual acts touch one's own.
+        if a.answer == "no" or a.direction == "giving" or not set(act.zones) <= never:
+            continue
+        key = "answer" if a.direction == "mutual" else a.direction
+        found.append(
+            Contradiction(
+                ("acts", act.id, key),
+                f"acts.{act.id}.{key} is {a.answer!r} but every zone it touches on you "
+                f"({', '.join(act.zones)}) is \"never\"; change one of them.",
+            )
+        )
+    for part in sheet.nudity_shown:
+        covers = v.nudity[part].covers
+        if covers and set(covers) <= never:
+            found.append(
+                Contradiction(
+                    ("nudity", part),
+                    f"nudity.{part} is true but every zone it shows ({', '.join(covers)}) is "
+                    '"never"; change one of them.',
+                )
+            )
+    return found

@@ -105,22 +105,23 @@ def sheet_template(
         '# Every answer starts empty (""): nothing is assumed. Acts take "yes", "ask-first",',
         '# "maybe" (to discuss with the IC) or "no". Giving: you do it to a partner; receiving:',
         '# a partner does it to you. To answer every item you leave empty with "no" (acts),',
-        '# "never" (zones) or false, set unanswered = "no".',
+        '# "never" (zones) or false, set unanswered = "no"; it does not answer the fields',
+        "# marked REQUIRED, which you always fill in yourself.",
         "",
         f"vocabulary = {vocabulary.version}",
         'unanswered = ""',
         "",
         "[you]",
         "# The name and pronouns to use during the scene (your own or the character's).",
-        f"name = {quote(p.name if p else name)}",
-        f"pronouns = {quote(p.pronouns if p else '')}",
+        f"name = {quote(p.name if p else name)}  # REQUIRED",
+        f"pronouns = {quote(p.pronouns if p else '')}  # REQUIRED",
         "",
         "[signals]",
         "# The stop word halts everything; the slow-down word asks for a pause and a check-in.",
-        f"stop = {quote(p.signals.stop if p else DEFAULT_STOP)}",
-        f"slow = {quote(p.signals.slow if p else DEFAULT_SLOW)}",
+        f"stop = {quote(p.signals.stop if p else DEFAULT_STOP)}  # REQUIRED",
+        f"slow = {quote(p.signals.slow if p else DEFAULT_SLOW)}  # REQUIRED",
         "# A signal for when you cannot speak, e.g. two taps on your partner's arm.",
-        f"nonverbal = {quote(p.signals.nonverbal if p else '')}",
+        f"nonverbal = {quote(p.signals.nonverbal if p else '')}  # REQUIRED",
     ]
     for act in vocabulary.acts.values():
         out += ["", f"[acts.{act.id}]", f"# {act.name}: {act.definition}"]
@@ -173,7 +174,7 @@ def sheet_template(
         "# Your own aftercare plan; private to you and the IC.",
         f"aftercare = {quote(p.aftercare if p else '')}",
         f"# How the IC checks in 24-48 hours after the shoot: {', '.join(CHECK_IN_PREFERENCES)}",
-        f"check_in = {quote(p.check_in if p else '')}",
+        f"check_in = {quote(p.check_in if p else '')}  # REQUIRED",
         "# Anything else for the IC.",
         f"notes = {quote(p.notes if p else '')}",
         "",
@@ -226,7 +227,7 @@ def parse_sheet(
     f.only(("doubles",), _DOUBLES, "a kind of double")
     doubles = {k: bool(f.flag(("doubles", k), False if say_no else None)) for k in _DOUBLES}
     stills = bool(f.flag(("closed_set", "stills"), False if say_no else None))
-    check_in = f.choice(("care", "check_in"), CHECK_IN_PREFERENCES)
+    check_in = f.choice(("care", "check_in"), CHECK_IN_PREFERENCES, required=True)
     fields: dict[str, Any] = {
         "name": f.text(("you", "name"), required=True, limit=120),
         "pronouns": f.text(("you", "pronouns"), required=True, limit=60),
@@ -242,7 +243,7 @@ def parse_sheet(
     nonverbal = f.text(("signals", "nonverbal"), required=True, limit=200)
     f.finish()
     try:
-        return BoundarySheet(
+        sheet = BoundarySheet(
             acts=tuple(acts),
             zones=tuple(zones),
             nudity_shown=shown,
@@ -255,3 +256,7 @@ def parse_sheet(
         )
     except StatementError as exc:
         raise FormError(filename, [Problem(0, str(exc))]) from exc
+    for c in consent.contradictions(sheet):
+        f.problem(c.path, c.message)
+    f.finish()
+    return sheet

@@ -156,6 +156,14 @@ def set_requests(state: SceneState, event: Event) -> SceneState:
 
 
 def set_sheet(state: SceneState, event: Event) -> SceneState:
+    assert isinstance(event.statement, BoundarySheet)
+    wrong = consent.contradictions(event.statement) if state.rules >= 2 else []
+    if wrong:
+        raise _refuse(
+            "contradictory-sheet", "The boundary sheet contradicts itself: "
+            + " ".join(c.message for c in wrong[:1]).rstrip(".")
+            + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else "") + ".",
+        )  # fmt: skip
     others = tuple(s for s in state.sheets if s.sender != event.sender)
     after = replace(state, sheets=(*others, _sent(event)))
     current = state.current

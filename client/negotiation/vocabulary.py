@@ -27,11 +27,18 @@ _ID_RE = re.compile(r"\A[a-z][a-z0-9]*(?:-[a-z0-9]+)*\Z")
 
 @dataclass(frozen=True)
 class Term:
-    """A zone, nudity part, garment, footage use or answer: an id, a name and a definition."""
+    """A zone, nudity part, garment, footage use or answer: an id, a name and a definition.
+
+    The properties the consent rules read (so a later vocabulary keeps the rules): a zone is
+    ``genital``; a nudity part ``covers`` zones; a garment is a ``barrier`` at the genital area.
+    """
 
     id: str
     name: str
     definition: str
+    genital: bool = False
+    covers: tuple[str, ...] = ()
+    barrier: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Act:
     definition: str
     directional: bool
     zones: tuple[str, ...]
+    simulated_sex: bool = False  # simulated sexual activity (never for a minor)
 
     @property
     def directions(self) -> tuple[Direction, ...]:
@@ -62,6 +70,10 @@ class Vocabulary:
     garments: Mapping[str, Term]
     uses: Mapping[str, Term]
 
+    def genital_contact(self, act: Act, zones: tuple[str, ...] = ()) -> bool:
+        """Does the act (on ``zones``, default all of its zones) touch a genital zone?"""
+        return any(self.zones[z].genital for z in zones or act.zones)
+
     def act(self, act_id: str) -> Act:
         try:
             return self.acts[act_id]
@@ -71,16 +83,17 @@ class Vocabulary:
             ) from None
 
 
+_PROPERTIES = {"zones": "genital", "nudity parts": "covers", "garments": "barrier"}
+
+
 def _terms(raw: Any, kind: str, ids: tuple[str, ...] | None = None) -> dict[str, Term]:
     if not isinstance(raw, list) or not raw:
         raise VocabularyError(f"The vocabulary's {kind} must be a non-empty list.")
     out: dict[str, Term] = {}
+    prop = _PROPERTIES.get(kind)
     for item in raw:
-        if not isinstance(item, dict) or not {"id", "name"} <= set(item) <= {
-            "id",
-            "name",
-            "definition",
-        }:
+        allowed = {"id", "name", "definition"} | ({prop} if prop else set())
+        if not isinstance(item, dict) or not {"id", "name"} <= set(item) <= allowed:
             raise VocabularyError(f"Every vocabulary {kind} entry needs an id and a name.")
         term_id, name = item["id"], item["name"]
         definition = item.get("definition", name)
@@ -89,7 +102,17 @@ def _terms(raw: Any, kind: str, ids: tuple[str, ...] | None = None) -> dict[str,
         assert isinstance(definition, str)
         if not _ID_RE.match(term_id) or term_id in out:
             raise VocabularyError(f"{term_id!r} is not a valid, unique {kind} id.")
-        out[term_id] = Term(term_id, name, definition)
+        extra: dict[str, Any] = {}
+        if prop == "covers":
+            covers = item.get("covers", [])
+            if not isinstance(covers, list) or not all(isinstance(z, str) for z in covers):
+                raise VocabularyError(f"The nudity part {term_id!r} covers a list of zones.")
+            extra["covers"] = tuple(covers)
+        elif prop is not None:
+            if not isinstance(item.get(prop, False), bool):
+                raise VocabularyError(f"The {kind} entry {term_id!r} has a non-boolean {prop}.")
+            extra[prop] = item.get(prop, False)
+        out[term_id] = Term(term_id, name, definition, **extra)
     if ids is not None and tuple(out) != ids:
         raise VocabularyError(f"The vocabulary's {kind} must be exactly {', '.join(ids)}.")
     return out
@@ -106,14 +129,11 @@ def from_json(value: Any) -> Vocabulary:
     zones = _terms(value["zones"], "zones")
     acts: dict[str, Act] = {}
     for item in value["acts"] if isinstance(value["acts"], list) else []:
-        if not isinstance(item, dict) or set(item) != {
-            "id",
-            "name",
-            "definition",
-            "directional",
-            "zones",
-        }:
+        fields = {"id", "name", "definition", "directional", "zones"}
+        if not isinstance(item, dict) or not fields <= set(item) <= fields | {"simulated_sex"}:
             raise VocabularyError("Every act needs id, name, definition, directional and zones.")
+        if not isinstance(item.get("simulated_sex", False), bool):
+            raise VocabularyError(f"The act {item['id']!r} has a non-boolean simulated_sex.")
         term = _terms([{k: item[k] for k in ("id", "name", "definition")}], "acts")
         act_zones = item["zones"]
         if not isinstance(item["directional"], bool) or not isinstance(act_zones, list):
@@ -121,16 +141,22 @@ def from_json(value: Any) -> Vocabulary:
         if not act_zones or any(z not in zones for z in act_zones) or item["id"] in acts:
             raise VocabularyError(f"The act {item['id']!r} names an unknown zone or is repeated.")
         t = term[item["id"]]
-        acts[t.id] = Act(t.id, t.name, t.definition, item["directional"], tuple(act_zones))
+        acts[t.id] = Act(
+            t.id, t.name, t.definition, item["directional"], tuple(act_zones),
+            item.get("simulated_sex", False),
+        )  # fmt: skip
     if not acts:
         raise VocabularyError("The vocabulary must list at least one act.")
+    nudity = _terms(value["nudity"], "nudity parts")
+    if any(z not in zones for part in nudity.values() for z in part.covers):
+        raise VocabularyError("A nudity part covers a zone the vocabulary does not list.")
     return Vocabulary(
         version=version,
         answers=_terms(value["answers"], "answers", ANSWERS),
         zone_answers=_terms(value["zone_answers"], "zone answers", ZONE_ANSWERS),
         acts=acts,
         zones=zones,
-        nudity=_terms(value["nudity"], "nudity parts"),
+        nudity=nudity,
         garments=_terms(value["garments"], "garments"),
         uses=_terms(value["uses"], "footage uses"),
     )

@@ -21,6 +21,14 @@ NECK = "kissing-neck"
 def story(relay: str, tmp: Path, clock: Any) -> None:
     s = CliScene(tmp, relay, clock)
     s.open(["Ana", "Ben"])
+    # A contradictory sheet is refused at submit with its line, and nothing is sent.
+    path = tmp / "contradictory.toml"
+    s["Ana"].cli("sheet", "template", s.mine, "--out", str(path))
+    path.write_text(
+        fill(path.read_text(), answers(**{f"acts__{KISS}__answer": "yes", "zones__lips": "never"}))
+    )
+    error = s.refused(s["Ana"], "sheet", "submit", s.mine, str(path))
+    assert "contradictory.toml line" in error and f"acts.{KISS}.answer is 'yes'" in error, error
     s.sheet(
         "Ana",
         answers(

@@ -71,9 +71,23 @@ def test_a_direction_answered_no_is_refused_even_when_the_other_direction_is_yes
 
 
 def test_a_never_zone_is_refused() -> None:
-    log = sheets_in(open_sheet(), open_sheet(zones={"lips": "never"}))
-    error = refused(log, rider())
-    assert 'zone lips for Ben, who answered "never"' in str(error).replace("Zone", "zone")
+    log = sheets_in(open_sheet(), open_sheet(zones={"neck": "never"}))
+    error = refused(log, with_acts(RiderAct(NECK, ANA, BEN, ("neck",), 3)))
+    assert 'zone neck for Ben, who answered "never"' in str(error)
+    ok = with_acts(RiderAct(NECK, ANA, BEN, ("back-of-neck",), 3))
+    assert log.step(IC, ok).phase is Phase.PROPOSED
+
+
+def test_a_contradictory_sheet_is_refused_by_the_fold() -> None:
+    log = Log()
+    log.add(IC, brief())
+    error = refused(log, open_sheet(zones={"lips": "never"}), ANA)  # a kiss yes, lips never
+    assert error.code == "contradictory-sheet" and "acts.closed-mouth-kissing-lips" in str(error)
+    rear = consent.contradictions(sheet(nudity=["bare-back"], zones={"back": "never"}))
+    assert [c.path for c in rear] == [("nudity", "bare-back")]
+    # Giving touches the partner's body: no contradiction with one's own "never".
+    giving = sheet(yes=[f"{NECK}:giving"], zones={"neck": "never", "back-of-neck": "never"})
+    assert consent.contradictions(giving) == []
 
 
 def test_intensity_above_a_limit_or_no_limit_against_a_limit_is_refused() -> None:

@@ -131,3 +131,43 @@ def test_rider_mistakes_are_listed_with_their_lines() -> None:
     assert f'rider.toml line {line_of(text, "giver")}: "anna" is not a performer' in message
     assert f"line {line_of(text, 'actual_sex')}: actual_sex_prohibited must stay true" in message
     assert BEN  # the brief's other performer keeps its label
+
+
+def test_a_contradictory_sheet_is_refused_at_submit_with_its_lines() -> None:
+    lines = filled(sheet_template(V, brief(), ANA)).splitlines()
+
+    def set_line(start: str, value: str, after: int = 0) -> int:
+        i = next(i for i, ln in enumerate(lines) if i >= after and ln.startswith(start))
+        lines[i] = value
+        return i + 1  # the 1-based line number
+
+    kiss = set_line("answer", 'answer = "yes"', lines.index("[acts.closed-mouth-kissing-lips]"))
+    zones = lines.index("[zones]")
+    set_line("lips = ", 'lips = "never"', zones)
+    set_line("back = ", 'back = "never"', zones)
+    bare = set_line("bare-back = ", "bare-back = true", lines.index("[nudity]"))
+    with pytest.raises(FormError) as caught:
+        parse_sheet("\n".join(lines))
+    message = str(caught.value)
+    assert f"sheet.toml line {kiss}: acts.closed-mouth-kissing-lips.answer is 'yes'" in message
+    assert f"sheet.toml line {bare}: nudity.bare-back is true" in message
+
+
+def test_unanswered_no_does_not_answer_the_required_check_in_and_says_so() -> None:
+    text = sheet_template(V, brief(), ANA)
+    assert 'check_in = ""  # REQUIRED' in text and 'nonverbal = ""  # REQUIRED' in text
+    text = text.replace('unanswered = ""', 'unanswered = "no"')
+    text = text.replace('pronouns = ""', 'pronouns = "she/her"')
+    text = text.replace('nonverbal = ""', 'nonverbal = "two taps"')
+    head, _, rest = text.partition("[zones]")
+    zones, _, tail = rest.partition("[zone_notes]")
+    text = head + "[zones]" + zones.replace('""', '"ok"') + "[zone_notes]" + tail
+    with pytest.raises(FormError) as caught:
+        parse_sheet(text)
+    message = str(caught.value)
+    assert message.startswith(
+        f"sheet.toml line {line_of(text, 'check_in')}: care.check_in is required and unanswered"
+    )
+    assert 'unanswered = "no" answers only yes/no items' in message and "\n" not in message
+    parsed = parse_sheet(text.replace('check_in = ""', 'check_in = "none"'))
+    assert parsed.check_in == "none" and {a.answer for a in parsed.acts} == {"no"}
