@@ -280,7 +280,7 @@ def _looser(old: int | None, new: int | None) -> bool:
 
 
 def additions(old: Rider, new: Rider) -> tuple[str, ...]:
-    """New acts and more nudity in ``new``: what needs 48 hours' notice (DOMAIN.md)."""
+    """New acts and more nudity in ``new`` (the narrow reading of rule set 1's notice rule)."""
     found = [f"new act {a.act}" for a in new.acts if a.key not in {b.key for b in old.acts}]
     old_terms = {p.identity: p for p in old.performers}
     for terms in new.performers:
@@ -289,23 +289,34 @@ def additions(old: Rider, new: Rider) -> tuple[str, ...]:
     return tuple(found)
 
 
-def widenings(old: Rider, new: Rider) -> tuple[str, ...]:
-    """Everything ``new`` allows that ``old`` did not; empty when ``new`` only narrows."""
-    found = list(additions(old, new))
+def exposure_increases(old: Rider, new: Rider, performer: bytes | None = None) -> tuple[str, ...]:
+    """Every way ``new`` exposes a performer more than ``old`` (all performers, or one): a new
+    act or zone, a looser intensity, more nudity, a dropped garment, a footage use, a double or
+    replica, more people on the closed set or at the monitors, stills. What needs 48 hours'
+    notice, and what an acceptance after call time may not add (rule set 2)."""
+    mine = (lambda a: performer in (a.giver, a.receiver)) if performer else (lambda a: True)
+    found = list(
+        f"new act {a.act}" for a in new.acts if mine(a) and a.key not in {b.key for b in old.acts}
+    )
     old_acts = {a.key: a for a in old.acts}
     for act in new.acts:
         before = old_acts.get(act.key)
-        if before is None:
+        if before is None or not mine(act):
             continue
         found += [f"{act.act} adds zone {z}" for z in act.zones if z not in before.zones]
         if _looser(before.intensity, act.intensity):
             found.append(f"{act.act} loosens intensity {before.intensity} to {act.intensity}")
+        if before.ask_first and not act.ask_first:
+            found.append(f"{act.act} drops its ask-first marker")
     old_terms = {p.identity: p for p in old.performers}
     for terms in new.performers:
+        if performer is not None and terms.identity != performer:
+            continue
         was = old_terms.get(terms.identity)
         if was is None:
             found.append("adds a performer")
             continue
+        found += [f"more nudity: {p}" for p in terms.nudity if p not in was.nudity]
         found += [f"drops garment {g}" for g in was.garments if g not in terms.garments]
         found += [f"allows footage use {u}" for u in terms.footage if u not in was.footage]
         for name in ("body_double", "digital_double", "digital_replica"):
@@ -316,4 +327,22 @@ def widenings(old: Rider, new: Rider) -> tuple[str, ...]:
     found += [f"adds {p} to monitors" for p in cs_new.monitors if p not in cs_old.monitors]
     if cs_new.stills and not cs_old.stills:
         found.append("allows stills")
+    return tuple(found)
+
+
+EXTENDS_DATES = "extends the consent dates"
+
+
+def widenings(old: Rider, new: Rider, performer: bytes | None = None) -> tuple[str, ...]:
+    """Everything ``new`` allows that ``old`` did not; empty when ``new`` only narrows. After
+    call time the framing, the dates and the signals are fixed too (rule set 2 reads these)."""
+    found = list(exposure_increases(old, new, performer))
+    if new.description != old.description:
+        found.append("changes the description of how the scene appears")
+    if new.signals != old.signals:
+        found.append("changes the signals")
+    if new.call_time != old.call_time:
+        found.append("moves the call time")
+    if new.valid_from < old.valid_from or new.valid_until > old.valid_until:
+        found.append(EXTENDS_DATES)
     return tuple(found)

@@ -245,6 +245,11 @@ def add_version(state: SceneState, event: Event) -> SceneState:
     agreed = state.agreed
     if agreed is not None and event.log_time >= agreed.rider.call_time:
         wider = riders.widenings(agreed.rider, new)
+        if state.rules < 2:
+            wider = riders.exposure_increases(agreed.rider, new)
+        elif state.phase is Phase.EXPIRED:
+            # Renewing an expired rider sets new dates; every acceptance is needed again.
+            wider = tuple(w for w in wider if w != riders.EXTENDS_DATES)
         if wider:
             raise _refuse(
                 "widening-after-call-time",
@@ -255,12 +260,42 @@ def add_version(state: SceneState, event: Event) -> SceneState:
     return replace(state, versions=(*state.versions, version))
 
 
+def _last_accepted(state: SceneState, performer: bytes) -> Version | None:
+    mine = {a.statement.version for a in state.acceptances if a.sender == performer}
+    return next((v for v in reversed(state.versions) if v.rider.version in mine), None)
+
+
+def _check_acceptance_time(state: SceneState, event: Event, current: Version) -> None:
+    """Rule set 2: widening is judged when a performer accepts. After call time they may only
+    accept a version no wider in their own terms than what they last accepted, and a first
+    agreement after call time is refused."""
+    if state.rules < 2 or event.log_time < current.rider.call_time:
+        return
+    last = _last_accepted(state, event.sender)
+    if last is None:
+        raise _refuse(
+            "first-agreement-after-call-time", f"Rider version {current.rider.version} cannot "
+            "be agreed for the first time after call time; the IC must set a new call time.",
+        )  # fmt: skip
+    wider = tuple(
+        w for w in riders.widenings(last.rider, current.rider, event.sender)
+        if w != riders.EXTENDS_DATES
+    )  # fmt: skip
+    if wider:
+        raise _refuse(
+            "widening-after-call-time", f"Rider version {current.rider.version} is wider than "
+            f"version {last.rider.version} you accepted ({'; '.join(wider)}); after call time "
+            "you may only accept a version that narrows.",
+        )  # fmt: skip
+
+
 def add_acceptance(state: SceneState, event: Event) -> SceneState:
     accepted = event.statement
     assert isinstance(accepted, Acceptance)
     current = _version(state, accepted.version, accepted.rider)
     if event.sender in state.accepted(accepted.version):
         raise _refuse("already-accepted", f"You already accepted rider version {accepted.version}.")
+    _check_acceptance_time(state, event, current)
     state = replace(state, acceptances=(*state.acceptances, _sent(event)))
     if not state.waiting_for:
         agreed = replace(current, agreed_at=event.log_time)
@@ -272,6 +307,25 @@ def add_counter(state: SceneState, event: Event) -> SceneState:
     assert isinstance(event.statement, Counter)
     _version(state, event.statement.version, event.statement.rider)
     return replace(state, counters=(*state.counters, _sent(event)))
+
+
+def _filmed_acts(state: SceneState) -> set[str]:
+    return {a for f in state.filmed for a in f.statement.acts}
+
+
+def _after_filming(state: SceneState, w: Withdrawal) -> bool:
+    """Was what ``w`` withdraws already filmed? An act not yet filmed can still be withdrawn
+    and the withdrawal resolved (rule set 2); under rule set 1 any filmed mark counts."""
+    if not state.filmed:
+        return False
+    if state.rules < 2 or w.whole or any(not f.statement.acts for f in state.filmed):
+        return True
+    done = _filmed_acts(state)
+    for item in w.items:
+        # A zone, nudity part or footage use may be in what was already shot.
+        if not item.startswith("act:") or item.split(":")[1] in done:
+            return True
+    return False
 
 
 def add_withdrawal(state: SceneState, event: Event) -> SceneState:
@@ -287,7 +341,7 @@ def add_withdrawal(state: SceneState, event: Event) -> SceneState:
     record = WithdrawalRecord(
         sent=_sent(event),
         version=None if current is None else current.rider.version,
-        after_filming=bool(state.filmed),
+        after_filming=_after_filming(state, w),
         items=w.items,
         whole=w.whole,
         reason=w.reason,
@@ -300,6 +354,23 @@ def add_filmed(state: SceneState, event: Event) -> SceneState:
     mark = event.statement
     assert isinstance(mark, FilmedMark)
     current = _version(state, mark.version, mark.rider)
+    rider = current.rider
+    # Consent holds only inside its date range, also after a first filmed mark (rule set 2).
+    if state.rules >= 2 and event.log_time < rider.valid_from:
+        raise _refuse(
+            "not-yet-valid", f"Rider version {rider.version}'s consent starts on "
+            f"{_day(rider.valid_from)}; nothing can be filmed before it.",
+        )  # fmt: skip
+    if state.rules >= 2 and event.log_time > rider.valid_until:
+        raise _refuse(
+            "expired", f"Rider version {rider.version} expired on {_day(rider.valid_until)}; "
+            "the IC must renew it with a new version before filming.",
+        )  # fmt: skip
+    done = _filmed_acts(state)
+    again = sorted(set(mark.acts) & done) if mark.acts else []
+    if state.rules >= 2 and (again or any(not f.statement.acts for f in state.filmed)):
+        what = ", ".join(again) or "the whole scene"
+        raise _refuse("filmed", f"{what} is already marked filmed; a filmed mark is final.")
     in_rider = {a.act for a in current.rider.acts}
     if not set(mark.acts) <= in_rider:
         raise _refuse("not-in-rider", "A filmed mark may only name acts of the current rider.")
@@ -387,6 +458,30 @@ def refuse_not_agreed(state: SceneState, event: Event) -> SceneState:
 
 def refuse_no_rider(state: SceneState, event: Event) -> SceneState:
     raise _refuse("unknown-version", "There is no rider yet to act on.")
+
+
+def add_version_after_filming(state: SceneState, event: Event) -> SceneState:
+    """Rule set 2: after a partial filmed mark the IC may still narrow the unfilmed part, so a
+    withdrawal of an act not yet filmed can be resolved; filmed acts stay as they were."""
+    new, current = event.statement, state.current
+    assert isinstance(new, Rider) and current is not None
+    if state.rules < 2 or any(not f.statement.acts for f in state.filmed):
+        return refuse_after_filming(state, event)
+    done = _filmed_acts(state)
+    kept = {a.key: a for a in new.acts}
+    changed = [a.act for a in current.rider.acts if a.act in done and kept.get(a.key) != a]
+    if changed:
+        raise _refuse(
+            "filmed", f"{', '.join(sorted(set(changed)))} is already filmed and stays as it "
+            "was filmed; a new version may only narrow what is not filmed yet.",
+        )  # fmt: skip
+    wider = [w for w in riders.widenings(current.rider, new) if w != riders.EXTENDS_DATES]
+    if wider:
+        raise _refuse(
+            "widening-after-filming", f"Rider version {new.version} widens what was filmed "
+            f"under ({'; '.join(wider)}); after filming a rider may only narrow.",
+        )  # fmt: skip
+    return add_version(state, event)
 
 
 def refuse_after_filming(state: SceneState, event: Event) -> SceneState:
@@ -604,7 +699,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
 
     (P.FILMED, I.BRIEF):        (refuse_after_filming, P.FILMED),
     (P.FILMED, I.SHEET):        (refuse_after_filming, P.FILMED),
-    (P.FILMED, I.RIDER):        (refuse_after_filming, P.FILMED),
+    (P.FILMED, I.RIDER):        (add_version_after_filming, P.AMENDED),
     (P.FILMED, I.ACCEPT):       (add_acceptance, P.FILMED),
     (P.FILMED, I.FILMED):       (add_filmed, P.FILMED),
     (P.FILMED, I.WITHDRAW):     (add_withdrawal, P.FILMED),

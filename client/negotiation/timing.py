@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from client.negotiation._strict import b64
-from client.negotiation.rider import additions
+from client.negotiation.rider import additions, exposure_increases
 from client.negotiation.scene_state import Phase, SceneState
 
 HOUR = 3600
@@ -70,7 +70,9 @@ def short_notice(state: SceneState) -> list[Flag]:
     agreed = None
     for version in state.versions:
         if agreed is not None:
-            added = additions(agreed.rider, version.rider)
+            # Rule set 2: any increase in exposure, not only a new act or more nudity.
+            more = exposure_increases if state.rules >= 2 else additions
+            added = more(agreed.rider, version.rider)
             lead = version.rider.call_time - version.proposed.at
             if added and lead < NOTICE:
                 found.append(
@@ -78,8 +80,8 @@ def short_notice(state: SceneState) -> list[Flag]:
                         "short-notice",
                         "warning",
                         f"Rider version {version.rider.version} adds {', '.join(added)} "
-                        f"{_hours(lead)} before call time; new acts or nudity need 48 hours' "
-                        "notice and a new agreement.",
+                        f"{_hours(lead)} before call time; an increase in exposure needs 48 "
+                        "hours' notice and a new agreement.",
                         version.rider.version,
                     )
                 )

@@ -1,5 +1,6 @@
 """The scene's rules, met from the command line: each refusal is one sentence, exit 1, and
-nothing is sent. Call time is already past, so only narrowing amendments are allowed."""
+nothing is sent. Agreed an hour before call time; then call time passes, so only narrowing
+amendments are allowed."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def story(relay: str, tmp: Path, clock: Any) -> None:
         "--pages",
         "9",
         "--call-time",
-        iso(now - 3600),
+        iso(now + 3600),
         "--valid-from",
         iso(now - 2 * DAY),
     )
@@ -87,6 +88,7 @@ def story(relay: str, tmp: Path, clock: Any) -> None:
     status = ic.cli("scene", "status", "scene-7")
     assert status["phase"] == "agreed"
     assert {f["code"] for f in status["flags"]} >= {"late-agreement"}
+    clock.advance(2 * 3600)  # call time has passed
 
     # Widening after call time: a new act is refused before anything is sent.
     sent_before = len(ic.cli("thread", "scene-7"))

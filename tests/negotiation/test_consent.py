@@ -17,6 +17,8 @@ from client.negotiation.statements import FilmedMark, SceneBrief, Withdrawal
 from tests.negotiation.builders import (
     ANA,
     BEN,
+    CALL,
+    HOUR,
     IC,
     Log,
     accept,
@@ -46,6 +48,15 @@ def refused(log: Log, statement: object, sender: bytes = IC) -> SceneRuleError:
     assert len(log.events) == before  # refused: nothing was added to the thread
     message = str(caught.value)
     assert message.endswith(".") and "\n" not in message
+    return caught.value
+
+
+def refused_at(log: Log, sender: bytes, statement: object, at: int) -> SceneRuleError:
+    before = len(log.events)
+    with pytest.raises(SceneRuleError) as caught:
+        log.step(sender, statement, at)  # type: ignore[arg-type]
+    assert len(log.events) == before
+    log.now = at - 60 if at < log.now else log.now  # the log's clock never runs backwards
     return caught.value
 
 
@@ -274,3 +285,100 @@ def test_a_narrower_sheet_about_what_the_rider_does_not_hold_changes_nothing() -
     narrower = open_sheet(yes=[KISS])  # no to everything but the kiss the rider holds
     state = log.step(BEN, narrower)
     assert state.phase is Phase.AGREED and state.withdrawals == ()
+
+
+# --- time rules without loopholes ----------------------------------------------------------
+
+
+def test_widening_is_judged_when_a_performer_accepts_not_when_the_ic_proposes() -> None:
+    log = agreed_log()
+    r1 = log.state().current.rider  # type: ignore[union-attr]
+    wider = rider(2, r1, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=())
+    log.add(IC, wider, at=CALL - 60)  # a minute before call time: allowed to propose
+    error = refused_at(log, ANA, accept(wider), CALL + 60)
+    assert error.code == "widening-after-call-time" and "new act holding-hands" in str(error)
+    log.add(ANA, accept(wider), at=CALL - 30)  # before call time it may be accepted
+    assert log.state().accepted(2) == {ANA}
+
+
+def test_a_first_agreement_after_call_time_is_refused() -> None:
+    log = sheets_in(open_sheet(), open_sheet())
+    r1 = rider()
+    log.add(IC, r1)
+    error = refused_at(log, ANA, accept(r1), CALL + 60)
+    assert error.code == "first-agreement-after-call-time"
+
+
+def test_changes_to_framing_signals_and_dates_after_call_time_are_widening() -> None:
+    log = agreed_log()
+    r1 = log.state().current.rider  # type: ignore[union-attr]
+    for change in (
+        {"description": "Now framed from the waist up."},
+        {"signals": replace(r1.signals, stop="Banana")},
+        {"call_time": CALL + HOUR},
+    ):
+        r2 = replace(r1, version=2, previous=r1.hash, **change)  # type: ignore[arg-type]
+        assert refused_at(log, IC, r2, CALL + 60).code == "widening-after-call-time"
+
+
+def test_the_short_notice_flag_covers_every_increase_in_exposure() -> None:
+    from client.negotiation.rider import exposure_increases
+    from client.negotiation.timing import flags
+
+    log = agreed_log()
+    r1 = log.state().current.rider  # type: ignore[union-attr]
+    wider = rider(2, r1, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=("lips",))
+    log.add(IC, wider, at=CALL - HOUR)
+    found = [f for f in flags(log.state(), CALL) if f.code == "short-notice"]
+    assert found and "new act holding-hands" in found[0].message
+    # Beyond new acts and nudity: a dropped garment, a zone, a replica, stills, more people.
+    base = replace(r1, performers=(PerformerTerms(ANA, garments=("modesty-pouch",)),
+                                   PerformerTerms(BEN)))  # fmt: skip
+    more = replace(
+        base,
+        acts=(replace(base.acts[0], zones=("lips", "face"), intensity=7),),
+        performers=(
+            PerformerTerms(ANA),
+            PerformerTerms(BEN, doubles=Doubles(digital_replica=True)),
+        ),
+        closed_set=ClosedSet(("DP",), ("DP",), True),
+    )
+    assert set(exposure_increases(base, more)) == {
+        "closed-mouth-kissing-lips adds zone face",
+        "closed-mouth-kissing-lips loosens intensity 5 to 7",
+        "drops garment modesty-pouch",
+        "allows digital replica",
+        "adds DP to the closed set",
+        "adds DP to monitors",
+        "allows stills",
+    }
+
+
+def test_filming_outside_the_consent_dates_is_refused_even_after_a_first_mark() -> None:
+    two = rider(acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=())
+    log = agreed_log(two)
+    early = refused_at(log, IC, FilmedMark(1, two.hash, (KISS,)), two.valid_from - 60)
+    assert early.code == "not-yet-valid"
+    log.add(IC, FilmedMark(1, two.hash, (KISS,)), at=CALL)
+    late = refused_at(log, IC, FilmedMark(1, two.hash, ("holding-hands",)), two.valid_until + 1)
+    assert late.code == "expired"
+
+
+def test_after_a_partial_mark_an_unfilmed_withdrawal_is_resolved_by_a_narrower_version() -> None:
+    two = rider(acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=())
+    log = agreed_log(two)
+    log.add(IC, FilmedMark(1, two.hash, (KISS,)), at=CALL)
+    state = log.step(ANA, Withdrawal(whole=False, items=("act:holding-hands",)))
+    assert not state.withdrawals[-1].after_filming  # holding hands was never filmed
+    assert refused(log, FilmedMark(1, two.hash, ("holding-hands",))).code == "withdrawn"
+    # A version changing the filmed kiss is refused; one dropping the unfilmed act is not.
+    changed = rider(2, two, acts=[(KISS, ANA, BEN)], zones=(), intensity=2)
+    assert refused(log, changed).code == "filmed"
+    narrower = rider(2, two, acts=[(KISS, ANA, BEN)], zones=())
+    assert log.step(IC, narrower).phase is Phase.AMENDED
+    log.add(ANA, accept(narrower))
+    assert log.step(BEN, accept(narrower)).phase is Phase.AGREED
+    # The kiss stays filmed; a later withdrawal of it is recorded as after filming.
+    state = log.step(BEN, Withdrawal(whole=False, items=(f"act:{KISS}",)))
+    assert state.withdrawals[-1].after_filming
+    assert refused(log, FilmedMark(2, narrower.hash, (KISS,))).code in ("filmed", "withdrawn")

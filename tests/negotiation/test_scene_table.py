@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
 from client.negotiation.brief import Request, SceneRequests
 from client.negotiation.errors import SceneRuleError
-from client.negotiation.scene import TABLE, If, Input, Phase
+from client.negotiation.rider import Rider
+from client.negotiation.scene import TABLE, If, Input, Phase, SceneState
 from client.negotiation.statements import (
     CheckIn,
     Counter,
@@ -47,7 +49,8 @@ def reach(phase: Phase) -> Log:
         if phase is Phase.PROPOSED:
             log.add(IC, rider())
         return log
-    log = agreed_log()
+    two = rider(acts=[("closed-mouth-kissing-lips", ANA, BEN), ("holding-hands", ANA, BEN)])
+    log = agreed_log(two if phase in (Phase.FILMED, Phase.CLOSED) else None)
     r1 = log.state().current.rider  # type: ignore[union-attr]
     if phase is Phase.AMENDED:
         log.add(IC, rider(2, r1, intensity=4))
@@ -56,11 +59,19 @@ def reach(phase: Phase) -> Log:
     elif phase is Phase.EXPIRED:
         log.add(ANA, Message((IC,), "still there?"), at=CALL + 31 * DAY)
     elif phase in (Phase.FILMED, Phase.CLOSED):
-        log.add(IC, FilmedMark(1, r1.hash))
+        log.add(IC, FilmedMark(1, r1.hash, ("holding-hands",)))  # partial: the kiss is left
         if phase is Phase.CLOSED:
             log.add(IC, SceneClose("wrapped"))
     assert log.state().phase is phase, log.state().refused
     return log
+
+
+def narrower_unfilmed(state: SceneState) -> Rider:
+    """The next version, narrowing only what is not filmed yet."""
+    r = state.current.rider  # type: ignore[union-attr]
+    done = {a for f in state.filmed for a in f.statement.acts}
+    acts = tuple(a if a.act in done else replace(a, intensity=4) for a in r.acts)
+    return replace(r, version=r.version + 1, previous=r.hash, acts=acts)
 
 
 def statement_for(inp: Input, log: Log) -> tuple[bytes, Statement]:
@@ -75,6 +86,8 @@ def statement_for(inp: Input, log: Log) -> tuple[bytes, Statement]:
             IC,
             rider(1, intensity=4)
             if r is None
+            else narrower_unfilmed(state)
+            if state.filmed
             else rider(r.version + 1, r, intensity=4, valid_until=later),
         ),
         Input.FILMED: lambda: (IC, FilmedMark(r.version if r else 1, r.hash if r else b"\0" * 32)),
