@@ -321,11 +321,8 @@ def _after_filming(state: SceneState, w: Withdrawal) -> bool:
     if state.rules < 2 or w.whole or any(not f.statement.acts for f in state.filmed):
         return True
     done = _filmed_acts(state)
-    for item in w.items:
-        # A zone, nudity part or footage use may be in what was already shot.
-        if not item.startswith("act:") or item.split(":")[1] in done:
-            return True
-    return False
+    # A zone, nudity part or footage use may be in what was already shot.
+    return any(not i.startswith("act:") or i.split(":")[1] in done for i in w.items)
 
 
 def add_withdrawal(state: SceneState, event: Event) -> SceneState:
