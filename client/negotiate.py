@@ -323,6 +323,7 @@ class Draft:
     valid_from: int
     valid_until: int
     description: str = ""
+    union_agreement: bool = True  # False: the production is not under a union agreement
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.__dict__)

@@ -17,6 +17,7 @@ from client.negotiation.statements import (
     TransgressionReport,
     Withdrawal,
 )
+from client.negotiation.timing import notice_findings
 from client.timefmt import parse_time, show_time
 from client.views.people import find_participant
 from client.views.thread import item_name
@@ -53,13 +54,25 @@ def filmed(ctx: Context, args: argparse.Namespace) -> int:
     async def work(session: SceneSession) -> Any:
         ic_only(session, "mark a scene filmed")
         current = current_version(session)
-        mark = FilmedMark(current.rider.version, current.hash, tuple(args.acts), args.shots or "")
+        state = session.state()
+        # Without a union agreement, late filming is recorded on the mark itself.
+        late = () if brief_of(session).union_agreement else notice_findings(state)
+        mark = FilmedMark(
+            current.rider.version, current.hash, tuple(args.acts), args.shots or "", late
+        )
         return mark, await session.send(mark)
 
     mark, posted = in_scene(ctx, args.scene, work)
     what = ", ".join(mark.acts) or "the whole scene"
+    if mark.notice:
+        what += "; recorded on the mark, and shown to every performer: " + " ".join(mark.notice)
     ctx.emit(
-        {"version": mark.version, "acts": list(mark.acts), "log_index": posted.receipt.index},
+        {
+            "version": mark.version,
+            "acts": list(mark.acts),
+            "notice": list(mark.notice),
+            "log_index": posted.receipt.index,
+        },
         f"Marked rider version {mark.version} filmed ({what}); log index "
         f"{posted.receipt.index}. A later withdrawal is still recorded, marked after filming.\n"
         "The aftercare check-in falls 24-48 hours from now.",

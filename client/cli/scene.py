@@ -41,8 +41,9 @@ def scene_new(ctx: Context, args: argparse.Namespace) -> int:
     if not valid_from <= call <= valid_until:
         raise UsageError("The call time must fall between --valid-from and --valid-until.")
     draft = Draft(
-        args.title, args.scene, args.pages, call, valid_from, valid_until, args.description or ""
-    )
+        args.title, args.scene, args.pages, call, valid_from, valid_until, args.description or "",
+        union_agreement=not args.no_union_agreement,
+    )  # fmt: skip
     alias = args.alias or "scene-" + (re.sub(r"[^a-z0-9]+", "-", args.scene.lower()).strip("-"))
     profile = ctx.unlocked_profile()
     book = SceneBook(ctx.home)
@@ -210,6 +211,12 @@ def _new_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--description", help="what the scene shows, for the brief")
     p.add_argument("--alias", help="your local name for the scene (default: scene-NUMBER)")
+    p.add_argument(
+        "--no-union-agreement",
+        action="store_true",
+        help="the production is not under a union agreement: the 48-hour floor cannot be "
+        "waived, and late filming is flagged to everyone and recorded on the filmed mark",
+    )
 
 
 def _brief_args(p: argparse.ArgumentParser) -> None:

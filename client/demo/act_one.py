@@ -28,7 +28,7 @@ def identities(c: Cast) -> str:
 
 
 def new_scene(c: Cast) -> str:
-    call = c.ic.now() + 10 * DAY
+    call = c.ic.now() + 40 * 3600  # under 48 hours: the notice rules will show
     made = c.ic.cli(
         "scene",
         "new",
@@ -42,11 +42,14 @@ def new_scene(c: Cast) -> str:
         "31-33",
         "--call-time",
         iso(call),
+        "--no-union-agreement",
     )
     assert made["alias"] == SCENE, made
     c.facts["call_time"] = call
     return (
-        f"Call time {show_time(call)}, ten days away. The relay now holds an empty thread:\n"
+        f"Call time {show_time(call)}, 40 hours away: under the 48-hour notice, so late\n"
+        "agreement and late changes will be flagged. The production is not under a union\n"
+        "agreement, so nobody can waive that floor. The relay now holds an empty thread:\n"
         "it knows who is a member and when they write, never what they say."
     )
 

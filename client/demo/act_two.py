@@ -73,6 +73,8 @@ def refused_item(c: Cast) -> str:
 def rider_v2(c: Cast) -> str:
     def edit(text: str) -> str:
         text = edit_act(text, "embrace-clothed", intensity=3)
+        # The director drops Ana's bare back for now (it comes back, late, in version 3).
+        text = fill(text, {"performers.ana-ruiz.nudity": []})
         # Ana answered "ask first" to a kiss on her neck; Ines asked her, and she agreed. The
         # act carries the ask-first marker: Ines asks again before each take.
         text = add_act(text, NECK, "ben-okafor", "ana-ruiz", ["neck"], ask_first=True)
@@ -148,19 +150,33 @@ def rider_v3(c: Cast) -> str:
     def edit(text: str) -> str:
         # The template never drafts a withdrawn item: the neck kiss is already gone.
         assert f'act = "{NECK}"' not in text, "the template drafted a withdrawn item"
-        return text
+        # The director's bare back for Ana, which her sheet allows: more nudity, late.
+        return fill(text, {"performers.ana-ruiz.nudity": ["bare-back"]})
 
-    _propose(c, 3, edit)
+    sent = _propose(c, 3, edit)
+    late = [f for f in sent["flags"] if f["code"] == "short-notice"]  # type: ignore[union-attr]
+    assert late, sent
     changes = c.ic.cli("rider", "diff", SCENE)["changes"]
     gone = [ch["text"] for ch in changes if "withdrawn by Ana Ruiz" in ch["text"]]
     assert gone, changes
-    return f"The template left out what Ana withdrew; `rider diff`: {gone[0]}.\n" + agree(c, 3)
+    return (
+        f"The template left out what Ana withdrew; `rider diff`: {gone[0]}.\n"
+        f"Late-change flag: {late[0]['message']}\n" + agree(c, 3)
+    )
 
 
 def filmed(c: Cast) -> str:
-    c.ic.cli("filmed", SCENE, "--shots", "takes 1-6, wide and close-up")
-    assert _status(c.ana, LIGHTHOUSE)["phase"] == "filmed"
-    return "Version 3 is marked filmed; a later withdrawal would still be recorded, marked so."
+    mark = c.ic.cli("filmed", SCENE, "--shots", "takes 1-6, wide and close-up")
+    assert mark["notice"], mark  # no union agreement: the late findings go on the mark
+    ana = _status(c.ana, LIGHTHOUSE)
+    assert ana["phase"] == "filmed"
+    shown = [f for f in ana["flags"] if f["code"] == "notice-floor-recorded"]
+    assert shown, ana["flags"]
+    return (
+        "Version 3 is marked filmed; a later withdrawal would still be recorded, marked so.\n"
+        "Filmed under 48 hours' notice without a union agreement: recorded on the mark and\n"
+        f"flagged to Ana and Ben too:\n  {shown[0]['message']}"
+    )
 
 
 def check_in(c: Cast) -> str:

@@ -24,6 +24,7 @@ from client.negotiation.statements import (
     SceneClose,
     Statement,
     TransgressionReport,
+    Waiver,
     Withdrawal,
 )
 
@@ -37,6 +38,7 @@ RULES: dict[str, Rule] = {
     Acceptance.PURPOSE: "everyone",
     FilmedMark.PURPOSE: "everyone",
     SceneClose.PURPOSE: "everyone",
+    Waiver.PURPOSE: "everyone",
     SceneRequests.PURPOSE: "ic",
     BoundarySheet.PURPOSE: "ic",
     Counter.PURPOSE: "ic",
@@ -56,7 +58,12 @@ def audience(statement: Statement, *, sender: bytes, brief: SceneBrief) -> froze
     """
     rule = RULES[statement.PURPOSE]
     if rule == "everyone":
-        return brief.members | {sender}
+        # The IC and the performers; a union representative receives only the brief and
+        # what is addressed to them (their waiver, a message, a report sent to them).
+        readers = {brief.ic, *brief.performers, sender}
+        if isinstance(statement, SceneBrief | Waiver):
+            readers |= brief.members
+        return frozenset(readers)
     if rule == "ic":
         readers = {brief.ic, sender}
         if isinstance(statement, TransgressionReport) and statement.send_to_production:

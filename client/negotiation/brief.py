@@ -16,6 +16,7 @@ from client.negotiation._strict import (
     LONG_TEXT,
     Reader,
     b64,
+    check_bool,
     check_choice,
     check_int,
     check_key,
@@ -27,7 +28,9 @@ from client.negotiation._strict import (
 from client.negotiation.errors import StatementError
 
 RULES_VERSION = 2  # the consent rule set new briefs name; see docs/negotiation.md
-SceneRole = Literal["performer", "ic"]
+# "union-rep": the scene's union representative (rule set 2): receives only what is addressed
+# to them, and alone may waive the 48-hour notice floor (statements.Waiver).
+SceneRole = Literal["performer", "ic", "union-rep"]
 SCENE_ROLES: tuple[SceneRole, ...] = get_args(SceneRole)
 
 
@@ -77,6 +80,9 @@ class SceneBrief(StatementBase):
     # the set before riders were held to the sheets; a brief without the field is rule set 1,
     # so an old scene reads as it was signed.
     rules: int = RULES_VERSION
+    # False: the production is not under a union agreement, so the 48-hour floor cannot be
+    # waived by a union representative; late cases are flagged and recorded instead.
+    union_agreement: bool = True
 
     def __post_init__(self) -> None:
         check_text(self.title, "scene title", 200, empty=False)
@@ -91,6 +97,11 @@ class SceneBrief(StatementBase):
         check_unique([p.identity for p in self.participants], "participants")
         if [p.role for p in self.participants].count("ic") != 1 or not self.performers:
             raise StatementError("A scene has exactly one IC and at least one performer.")
+        if [p.role for p in self.participants].count("union-rep") > 1:
+            raise StatementError("A scene has at most one union representative.")
+        check_bool(self.union_agreement, "union agreement flag")
+        if self.rules < 2 and (self.union_rep is not None or not self.union_agreement):
+            raise StatementError("A union representative or its absence needs rule set 2.")
         pairs = tuple(sorted(tuple(sorted(pair)) for pair in self.pairs))
         check_unique(pairs, "pairs")
         for a, b in pairs:
@@ -111,6 +122,10 @@ class SceneBrief(StatementBase):
         return tuple(p.identity for p in self.participants if p.role == "performer")
 
     @property
+    def union_rep(self) -> bytes | None:
+        return next((p.identity for p in self.participants if p.role == "union-rep"), None)
+
+    @property
     def members(self) -> frozenset[bytes]:
         return frozenset(p.identity for p in self.participants)
 
@@ -119,22 +134,28 @@ class SceneBrief(StatementBase):
 
     def to_json(self) -> dict[str, Any]:
         contact = self.production_contact
-        return {
-            "title": self.title,
-            "scene": self.scene,
-            "pages": self.pages,
-            "description": self.description,
-            "call_time": self.call_time,
-            "valid_from": self.valid_from,
-            "valid_until": self.valid_until,
-            "participants": [p.to_json() for p in self.participants],
-            "pairs": [[b64(a), b64(b)] for a, b in self.pairs],
-            "production_contact": None if contact is None else contact.to_json(),
-        } | ({} if self.rules == 1 else {"rules": self.rules})
+        return (
+            {
+                "title": self.title,
+                "scene": self.scene,
+                "pages": self.pages,
+                "description": self.description,
+                "call_time": self.call_time,
+                "valid_from": self.valid_from,
+                "valid_until": self.valid_until,
+                "participants": [p.to_json() for p in self.participants],
+                "pairs": [[b64(a), b64(b)] for a, b in self.pairs],
+                "production_contact": None if contact is None else contact.to_json(),
+            }
+            | ({} if self.rules == 1 else {"rules": self.rules})
+            | ({} if self.union_agreement else {"union_agreement": False})
+        )
 
     @classmethod
     def from_json(cls, value: Any) -> SceneBrief:
-        optional = ("rules",) if isinstance(value, dict) and "rules" in value else ()
+        optional = tuple(
+            k for k in ("rules", "union_agreement") if isinstance(value, dict) and k in value
+        )
         r = Reader(value, "scene brief", _BRIEF_FIELDS + optional)
         pairs = []
         for pair in r.items("pairs"):
@@ -155,7 +176,8 @@ class SceneBrief(StatementBase):
             production_contact=None
             if contact is None
             else Participant.from_json(contact, "production contact"),
-            rules=r.integer("rules", 2, RULES_VERSION) if optional else 1,
+            rules=r.integer("rules", 2, RULES_VERSION) if "rules" in optional else 1,
+            union_agreement=r.boolean("union_agreement") if "union_agreement" in optional else True,
         )
 
 

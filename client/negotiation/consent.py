@@ -387,7 +387,7 @@ def contradictions(sheet: BoundarySheet) -> list[Contradiction]:
             Contradiction(
                 ("acts", act.id, key),
                 f"acts.{act.id}.{key} is {a.answer!r} but every zone it touches on you "
-                f"({', '.join(act.zones)}) is \"never\"; change one of them.",
+                f'({", ".join(act.zones)}) is "never"; change one of them.',
             )
         )
     for part in sheet.nudity_shown:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from client.negotiation import consent
+from client.negotiation import consent, timing
 from client.negotiation import rider as riders
 from client.negotiation.brief import SceneBrief, SceneRequests
 from client.negotiation.errors import SceneRuleError
@@ -36,6 +36,7 @@ from client.negotiation.statements import (
     Message,
     SceneClose,
     TransgressionReport,
+    Waiver,
     Withdrawal,
 )
 
@@ -55,6 +56,8 @@ class Input(StrEnum):
     COUNTER = "counter"  # comments on version N instead of accepting
     WITHDRAW = "withdraw"  # the whole rider or listed items; always recorded
     CHECK_IN = "check-in"  # the aftercare check-in
+    # from the union representative
+    WAIVER = "waiver"  # the 48-hour floor waived for version N, with the reason
     # from any member
     REPORT = "report"  # a transgression report
     MESSAGE = "message"  # a free message
@@ -67,6 +70,7 @@ _INPUT_OF: dict[type, Input] = {
     FilmedMark: Input.FILMED, SceneClose: Input.CLOSE, BoundarySheet: Input.SHEET,
     Acceptance: Input.ACCEPT, Counter: Input.COUNTER, Withdrawal: Input.WITHDRAW,
     CheckIn: Input.CHECK_IN, TransgressionReport: Input.REPORT, Message: Input.MESSAGE,
+    Waiver: Input.WAIVER,
 }  # fmt: skip
 _IC_INPUTS = {Input.BRIEF, Input.REQUESTS, Input.RIDER, Input.FILMED, Input.CLOSE}
 _PERFORMER_INPUTS = {Input.SHEET, Input.ACCEPT, Input.COUNTER, Input.WITHDRAW, Input.CHECK_IN}
@@ -76,6 +80,7 @@ _WHAT = {
     Input.SHEET: "a boundary sheet", Input.ACCEPT: "an acceptance", Input.COUNTER: "a counter",
     Input.WITHDRAW: "a withdrawal", Input.CHECK_IN: "a check-in",
     Input.REPORT: "a transgression report", Input.MESSAGE: "a message", Input.EXPIRE: "expiry",
+    Input.WAIVER: "a waiver of the 48-hour notice",
 }  # fmt: skip
 
 
@@ -109,6 +114,11 @@ def _check_sender(state: SceneState, event: Event, inp: Input) -> None:
         raise _refuse("wrong-role", f"The sender is the scene's {role} but signs as {event.role}.")
     if inp in _IC_INPUTS and role != "ic":
         raise _refuse("not-ic", f"Only the scene's IC may send {_WHAT[inp]}.")
+    if inp is Input.WAIVER and role != "union-rep":
+        raise _refuse(
+            "not-union-rep", "Only the scene's union representative may waive the 48-hour "
+            "notice; a performer cannot waive a contractual minimum.",
+        )  # fmt: skip
     if inp in _PERFORMER_INPUTS and role != "performer":
         hint = "; the IC signs a rider by proposing it" if inp is Input.ACCEPT else ""
         raise _refuse("not-performer", f"Only a performer may send {_WHAT[inp]}{hint}.")
@@ -377,6 +387,7 @@ def add_filmed(state: SceneState, event: Event) -> SceneState:
                 "withdrawn", f"Rider version {mark.version} has an unresolved withdrawal "
                 "(the whole rider); it cannot be marked filmed.",
             )  # fmt: skip
+    _check_notice_floor(state, mark)
     # Every item marked must still be inside each performer's consent: a withdrawal or a
     # narrower sheet since agreement stops it (for rule set 1, only withdrawals do).
     found = [b for b in _breaches_of(state, current.rider) if _filming(b, mark, state)]
@@ -386,6 +397,39 @@ def add_filmed(state: SceneState, event: Event) -> SceneState:
             f"({_names(state, found)}); it cannot be marked filmed.",
         )  # fmt: skip
     return replace(state, filmed=(*state.filmed, _sent(event)))
+
+
+def _check_notice_floor(state: SceneState, mark: FilmedMark) -> None:
+    """Rule set 2: the 48-hour notice is a floor. Under a union agreement only the union
+    representative's waiver lets a late rider be filmed; without one, the findings are
+    recorded on the filmed mark (and flagged to everyone, timing.notice_floor)."""
+    assert state.brief is not None
+    findings = timing.notice_findings(state)
+    if not findings:
+        return
+    if state.brief.union_agreement:
+        waived = any(
+            w.statement.version == mark.version and w.statement.rider == mark.rider
+            for w in state.waivers
+        )
+        if not waived:
+            raise _refuse(
+                "notice-floor", f"Rider version {mark.version} cannot be filmed: "
+                f"{findings[0].rstrip('.')}; the 48-hour notice is a floor a performer cannot "
+                "waive, only the scene's union representative can, naming the reason.",
+            )  # fmt: skip
+    elif tuple(mark.notice) != findings:
+        raise _refuse(
+            "notice-unrecorded", f"Rider version {mark.version} was agreed or widened under 48 "
+            "hours before call time; without a union agreement the filmed mark must record "
+            "the findings (`closedset filmed` does).",
+        )  # fmt: skip
+
+
+def add_waiver(state: SceneState, event: Event) -> SceneState:
+    assert isinstance(event.statement, Waiver)
+    _version(state, event.statement.version, event.statement.rider)
+    return replace(state, waivers=(*state.waivers, _sent(event)))
 
 
 def _filming(b: consent.Breach, mark: FilmedMark, state: SceneState) -> bool:
@@ -635,6 +679,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.PROPOSED, I.CHECK_IN):   (add_check_in, P.PROPOSED),
     (P.PROPOSED, I.REPORT):     (add_report, P.PROPOSED),
     (P.PROPOSED, I.MESSAGE):    (add_message, P.PROPOSED),
+    (P.PROPOSED, I.WAIVER):     (add_waiver, P.PROPOSED),
     (P.PROPOSED, I.EXPIRE):     (keep, P.EXPIRED),
     (P.PROPOSED, I.CLOSE):      (set_closed, P.CLOSED),
 
@@ -649,6 +694,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AGREED, I.CHECK_IN):     (add_check_in, P.AGREED),
     (P.AGREED, I.REPORT):       (add_report, P.AGREED),
     (P.AGREED, I.MESSAGE):      (add_message, P.AGREED),
+    (P.AGREED, I.WAIVER):       (add_waiver, P.AGREED),
     (P.AGREED, I.EXPIRE):       (keep, P.EXPIRED),
     (P.AGREED, I.CLOSE):        (set_closed, P.CLOSED),
 
@@ -664,6 +710,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AMENDED, I.CHECK_IN):    (add_check_in, P.AMENDED),
     (P.AMENDED, I.REPORT):      (add_report, P.AMENDED),
     (P.AMENDED, I.MESSAGE):     (add_message, P.AMENDED),
+    (P.AMENDED, I.WAIVER):      (add_waiver, P.AMENDED),
     (P.AMENDED, I.EXPIRE):      (keep, P.EXPIRED),
     (P.AMENDED, I.CLOSE):       (set_closed, P.CLOSED),
 
@@ -678,6 +725,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.WITHDRAWN, I.CHECK_IN):  (add_check_in, P.WITHDRAWN),
     (P.WITHDRAWN, I.REPORT):    (add_report, P.WITHDRAWN),
     (P.WITHDRAWN, I.MESSAGE):   (add_message, P.WITHDRAWN),
+    (P.WITHDRAWN, I.WAIVER):    (add_waiver, P.WITHDRAWN),
     (P.WITHDRAWN, I.EXPIRE):    (keep, P.EXPIRED),
     (P.WITHDRAWN, I.CLOSE):     (set_closed, P.CLOSED),
 
@@ -692,6 +740,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.EXPIRED, I.CHECK_IN):    (add_check_in, P.EXPIRED),
     (P.EXPIRED, I.REPORT):      (add_report, P.EXPIRED),
     (P.EXPIRED, I.MESSAGE):     (add_message, P.EXPIRED),
+    (P.EXPIRED, I.WAIVER):      (add_waiver, P.EXPIRED),
     (P.EXPIRED, I.CLOSE):       (set_closed, P.CLOSED),
 
     (P.FILMED, I.BRIEF):        (refuse_after_filming, P.FILMED),
@@ -703,6 +752,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.FILMED, I.CHECK_IN):     (add_check_in, P.FILMED),
     (P.FILMED, I.REPORT):       (add_report, P.FILMED),
     (P.FILMED, I.MESSAGE):      (add_message, P.FILMED),
+    (P.FILMED, I.WAIVER):       (add_waiver, P.FILMED),
     (P.FILMED, I.CLOSE):        (set_closed, P.CLOSED),
 
     (P.CLOSED, I.WITHDRAW):     (add_withdrawal, P.CLOSED),

@@ -22,6 +22,7 @@ from client.negotiation.statements import (
     SceneClose,
     Statement,
     TransgressionReport,
+    Waiver,
 )
 from keys.identity import Role
 
@@ -141,6 +142,7 @@ class SceneState:
     check_ins: tuple[Sent[CheckIn], ...] = ()
     reports: tuple[Sent[TransgressionReport], ...] = ()
     messages: tuple[Sent[Message], ...] = ()
+    waivers: tuple[Sent[Waiver], ...] = ()
     closed: Sent[SceneClose] | None = None
     refused: tuple[Refusal, ...] = ()
     history: tuple[Step, ...] = ()

@@ -64,6 +64,7 @@ __all__ = [
     "Signals",
     "Statement",
     "TransgressionReport",
+    "Waiver",
     "Withdrawal",
     "ZoneEntry",
     "parse",
@@ -195,6 +196,9 @@ class FilmedMark(StatementBase):
     rider: bytes
     acts: tuple[str, ...] = ()
     shots: str = ""
+    # Rule set 2, a production without a union agreement: the 48-hour findings this mark was
+    # made despite, recorded on it (absent when there are none).
+    notice: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_int(self.version, "rider version", 1, 100_000)
@@ -204,6 +208,8 @@ class FilmedMark(StatementBase):
         for act in self.acts:
             check_choice(act, "filmed act", vocab.load().acts)
         check_text(self.shots, "shots", LONG_TEXT)
+        for line in self.notice:
+            check_text(line, "notice finding", LONG_TEXT, empty=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -211,17 +217,44 @@ class FilmedMark(StatementBase):
             "rider": b64(self.rider),
             "acts": list(self.acts),
             "shots": self.shots,
-        }
+        } | ({"notice": list(self.notice)} if self.notice else {})
 
     @classmethod
     def from_json(cls, value: Any) -> FilmedMark:
-        r = Reader(value, "filmed mark", ("version", "rider", "acts", "shots"))
+        notice = ("notice",) if isinstance(value, dict) and "notice" in value else ()
+        r = Reader(value, "filmed mark", ("version", "rider", "acts", "shots", *notice))
         return cls(
             r.integer("version", 1, 100_000),
             r.hash("rider"),
             r.strings("acts"),
             r.text("shots", LONG_TEXT),
+            tuple(r.items("notice")) if notice else (),
         )
+
+
+@dataclass(frozen=True)
+class Waiver(StatementBase):
+    """The scene's union representative waives the 48-hour notice floor for rider version N,
+    naming the reason. A performer cannot waive it (a contractual minimum); only this can."""
+
+    PURPOSE: ClassVar[str] = "closedset/waiver/v1"
+
+    version: int
+    rider: bytes
+    reason: str
+
+    def __post_init__(self) -> None:
+        check_int(self.version, "rider version", 1, 100_000)
+        check_hash(self.rider, "rider hash")
+        check_text(self.reason, "reason", LONG_TEXT, empty=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": self.version, "rider": b64(self.rider), "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Waiver:
+        r = Reader(value, "waiver", ("version", "rider", "reason"))
+        return cls(r.integer("version", 1, 100_000), r.hash("rider"), r.raw("reason"))
 
 
 CheckInStatus = Literal["ok", "need-support", "prefer-not-to-say"]
@@ -383,6 +416,7 @@ Statement = (
     | TransgressionReport
     | Message
     | SceneClose
+    | Waiver
 )
 
 TYPES: dict[str, type[Statement]] = {
@@ -400,6 +434,7 @@ TYPES: dict[str, type[Statement]] = {
         TransgressionReport,
         Message,
         SceneClose,
+        Waiver,
     )
 }
 PURPOSES: tuple[str, ...] = tuple(TYPES)

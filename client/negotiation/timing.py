@@ -90,6 +90,43 @@ def short_notice(state: SceneState) -> list[Flag]:
     return found
 
 
+def notice_findings(state: SceneState) -> tuple[str, ...]:
+    """Rule set 2: what makes filming the current rider fall under the 48-hour floor (a late
+    first agreement, an increase in exposure under 48 hours), in words."""
+    if state.rules < 2:
+        return ()
+    return tuple(f.message for f in late_agreement(state) + short_notice(state))
+
+
+def notice_floor(state: SceneState) -> list[Flag]:
+    """How the 48-hour floor was met when filming: waived by the union representative, or,
+    for a production without a union agreement, flagged to everyone and recorded on the mark."""
+    found = []
+    for mark in state.filmed:
+        if mark.statement.notice:
+            found.append(
+                Flag(
+                    "notice-floor-recorded",
+                    "warning",
+                    f"Rider version {mark.statement.version} was filmed under 48 hours' notice "
+                    "(no union agreement); recorded on the filmed mark: "
+                    + " ".join(mark.statement.notice),
+                    mark.statement.version,
+                )
+            )
+    for w in state.waivers:
+        found.append(
+            Flag(
+                "notice-floor-waived",
+                "info",
+                f"The union representative waived the 48-hour notice for rider version "
+                f"{w.statement.version}: {w.statement.reason}",
+                w.statement.version,
+            )
+        )
+    return found
+
+
 def widening_refused(state: SceneState) -> list[Flag]:
     return [
         Flag("widening-after-call-time", "refused", r.reason, performer=r.event.sender)
@@ -175,6 +212,7 @@ def flags(state: SceneState, now: int) -> tuple[Flag, ...]:
         late_agreement(state)
         + short_notice(state)
         + widening_refused(state)
+        + notice_floor(state)
         + withdrawal_after_filming(state)
         + check_in(state, now)
         + expired(state, now)

@@ -13,9 +13,12 @@ from client.negotiation.scene import Event, SceneState, fold, step
 from client.negotiation.sheet import ActAnswer, BoundarySheet, Signals, ZoneEntry
 from client.negotiation.statements import Acceptance, Statement
 
-IC, ANA, BEN, CLEO, OUTSIDER, PRODUCER = (bytes([i]) * 32 for i in range(1, 7))
-NAMES = {IC: "Irene (IC)", ANA: "Ana", BEN: "Ben", CLEO: "Cleo", OUTSIDER: "Oscar"}
-ROLES = {IC: "ic", ANA: "performer", BEN: "performer", CLEO: "performer", OUTSIDER: "performer"}
+IC, ANA, BEN, CLEO, OUTSIDER, PRODUCER, UNION = (bytes([i]) * 32 for i in range(1, 8))
+NAMES = {IC: "Irene (IC)", ANA: "Ana", BEN: "Ben", CLEO: "Cleo", OUTSIDER: "Oscar", UNION: "Uma"}
+ROLES = {
+    IC: "ic", ANA: "performer", BEN: "performer", CLEO: "performer", OUTSIDER: "performer",
+    UNION: "union-rep",
+}  # fmt: skip
 HOUR = 3600
 DAY = 24 * HOUR
 CALL = 1_800_000_000  # 2027-01-15
@@ -28,8 +31,12 @@ def brief(
     pairs: tuple[tuple[bytes, bytes], ...] = (),
     contact: bool = False,
     call: int = CALL,
+    union: bool = True,
 ) -> SceneBrief:
+    """The scene; with a union representative (Uma) unless ``union`` is false."""
     people = [Participant(IC, "ic", NAMES[IC])]
+    if union:
+        people.append(Participant(UNION, "union-rep", NAMES[UNION]))
     people += [Participant(p, "performer", NAMES[p]) for p in performers]
     return SceneBrief(
         title="The Lighthouse",

@@ -190,7 +190,7 @@ def test_a_performers_own_fold_checks_their_own_items() -> None:
 
 
 def test_rule_set_1_scenes_read_as_they_were_signed() -> None:
-    old = replace(brief(), rules=1)
+    old = replace(brief(union=False), rules=1)
     assert b'"rules"' not in old.to_bytes()
     assert SceneBrief.from_json(old.to_json()) == old
     log = Log()
@@ -382,3 +382,40 @@ def test_after_a_partial_mark_an_unfilmed_withdrawal_is_resolved_by_a_narrower_v
     state = log.step(BEN, Withdrawal(whole=False, items=(f"act:{KISS}",)))
     assert state.withdrawals[-1].after_filming
     assert refused(log, FilmedMark(2, narrower.hash, (KISS,))).code in ("filmed", "withdrawn")
+
+
+def late_log(union_agreement: bool = True) -> tuple[Log, Rider]:
+    """A rider first agreed 30 hours before call time."""
+    log = Log(now=CALL - 31 * HOUR)
+    log.add(IC, replace(brief(), union_agreement=union_agreement))
+    log.add(ANA, open_sheet())
+    log.add(BEN, open_sheet())
+    r1 = rider()
+    log.add(IC, r1)
+    log.add(ANA, accept(r1))
+    log.add(BEN, accept(r1), at=CALL - 30 * HOUR)
+    return log, r1
+
+
+def test_the_48_hour_floor_refuses_filming_unless_the_union_rep_waives_it() -> None:
+    from client.negotiation.statements import Waiver
+    from tests.negotiation.builders import UNION
+
+    log, r1 = late_log()
+    error = refused(log, FilmedMark(1, r1.hash))
+    assert error.code == "notice-floor" and "30.0 hours before call time" in str(error)
+    # A performer cannot waive a contractual minimum; only the union representative can.
+    assert refused(log, Waiver(1, r1.hash, "I am fine with it"), ANA).code == "not-union-rep"
+    log.add(UNION, Waiver(1, r1.hash, "Schedule moved by the studio; all agreed in person."))
+    assert log.step(IC, FilmedMark(1, r1.hash)).phase is Phase.FILMED
+
+
+def test_without_a_union_agreement_late_filming_is_flagged_and_recorded_on_the_mark() -> None:
+    from client.negotiation.timing import flags, notice_findings
+
+    log, r1 = late_log(union_agreement=False)
+    assert refused(log, FilmedMark(1, r1.hash)).code == "notice-unrecorded"
+    findings = notice_findings(log.state())
+    state = log.step(IC, FilmedMark(1, r1.hash, notice=findings))
+    found = [f for f in flags(state, CALL) if f.code == "notice-floor-recorded"]
+    assert found and found[0].performer is None  # shown to the IC and every performer

@@ -19,6 +19,7 @@ from client.negotiation.statements import (
     SceneClose,
     Statement,
     TransgressionReport,
+    Waiver,
     Withdrawal,
 )
 from tests.negotiation.builders import (
@@ -27,6 +28,7 @@ from tests.negotiation.builders import (
     CALL,
     DAY,
     IC,
+    UNION,
     Log,
     accept,
     agreed_log,
@@ -102,6 +104,10 @@ def statement_for(inp: Input, log: Log) -> tuple[bytes, Statement]:
         Input.CHECK_IN: lambda: (ANA, CheckIn("ok")),
         Input.REPORT: lambda: (ANA, TransgressionReport("crossing", "a hand slipped", CALL)),
         Input.MESSAGE: lambda: (ANA, Message((IC,), "hello")),
+        Input.WAIVER: lambda: (
+            UNION,
+            Waiver(r.version, r.hash, "re-shoot agreed") if r else Waiver(1, b"\0" * 32, "x"),
+        ),
     }
     return makers[inp]()
 

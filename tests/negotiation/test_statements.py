@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -18,6 +19,7 @@ from client.negotiation.statements import (
     Message,
     SceneClose,
     TransgressionReport,
+    Waiver,
     Withdrawal,
     parse,
 )
@@ -31,8 +33,24 @@ EXAMPLES = [
     Withdrawal(whole=False, items=("act:kissing-neck:receiving", "stills"), version=1),
     FilmedMark(1, rider().hash, ("closed-mouth-kissing-lips",), "12A"), CheckIn("ok"),
     TransgressionReport("crossing", "a hand slipped", CALL, (BEN,)), Message((IC,), "hello"),
-    SceneClose("wrapped"),
+    SceneClose("wrapped"), Waiver(1, rider().hash, "re-scheduled by the studio, agreed by all"),
 ]  # fmt: skip
+# Optional fields of rule set 2, present only when set (absent, they leave old bytes as signed).
+EXAMPLES_V2 = [
+    FilmedMark(1, rider().hash, (), "", ("agreed 30.0 hours before call",)),
+    replace(brief(), union_agreement=False),
+    replace(brief(union=False), rules=1),
+]
+
+
+@pytest.mark.parametrize("statement", EXAMPLES_V2, ids=lambda s: s.PURPOSE)
+def test_rule_set_2_fields_round_trip_and_defaults_stay_absent(statement: object) -> None:
+    data = statement.to_bytes()  # type: ignore[attr-defined]
+    assert parse(statement.PURPOSE, data) == statement  # type: ignore[attr-defined]
+    value = json.loads(data)
+    value.update({"union_agreement": True} if "title" in value else {"notice": []})
+    with pytest.raises(StatementError):  # a default written out is not the canonical form
+        parse(statement.PURPOSE, canonical_json(value))  # type: ignore[attr-defined]
 
 
 def test_the_vocabulary_is_versioned_clinical_and_complete() -> None:
