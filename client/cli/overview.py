@@ -94,7 +94,11 @@ def render_status(d: dict[str, Any]) -> str:
     for f in d["filmed"]:
         out.append(f"Filmed: version {f['version']}, {', '.join(f['acts']) or 'whole scene'}.")
     for c in d["check_ins"]:
-        out.append(f"Check-in by {c['by']}: {c['status']}.")
+        contact = " Would like to be contacted." if c["wants_contact"] else ""
+        note = f" {c['note']}" if c["note"] else ""
+        out.append(f"Check-in by {c['by']}: {c['status']}.{note}{contact}")
+    for r in d["reports"]:
+        out.append(f"Transgression report by {r['by']}: " + "; ".join(r["content"]))
     for flag in d["flags"]:
         out.append(f"[{flag['severity']}] {flag['message']}")
     for r in d["refused"]:

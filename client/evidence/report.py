@@ -106,7 +106,8 @@ def _filmed(m: dict[str, Any]) -> list[str]:
 
 
 def _other(o: dict[str, Any]) -> list[str]:
-    return [f"  {o['kind']} from {o['name']} on {o['at']}"]
+    lines = [f"  A {o['kind']} from {o['name']} on {o['at']}:"]
+    return lines + [f"    {line}" for line in o.get("content", [])]
 
 
 def _refused(r: dict[str, Any]) -> list[str]:

@@ -12,10 +12,11 @@ from typing import Any
 from client.evidence.entries import CheckedEntry
 from client.evidence.identities import CheckedHistory
 from client.negotiation import vocabulary as vocab
+from client.negotiation import words
 from client.negotiation.brief import SceneBrief
 from client.negotiation.rider import Rider
 from client.negotiation.scene import Event, fold
-from client.negotiation.statements import WITHDRAWAL_FLAGS
+from client.negotiation.statements import WITHDRAWAL_FLAGS, Acceptance, FilmedMark, Withdrawal
 from keys.identity import Fingerprint
 
 
@@ -124,12 +125,18 @@ def tell(entries: list[CheckedEntry], people: dict[bytes, CheckedHistory]) -> Sc
                 "shots": m.statement.shots,
             }
         )
-    counted = {"SceneBrief", "Rider", "Acceptance", "Withdrawal", "FilmedMark"}
+    counted = (SceneBrief, Rider, Acceptance, Withdrawal, FilmedMark)
     for e in events:
-        kind = type(e.statement).__name__
-        if kind not in counted:
+        if not isinstance(e.statement, counted):
+            # In plain words and in full: a sheet, report, check-in, counter or message.
             story.other.append(
-                who(e.sender) | {"kind": kind, "at": utc(e.log_time), "index": e.log_index}
+                who(e.sender)
+                | {
+                    "kind": words.kind(e.statement),
+                    "at": utc(e.log_time),
+                    "index": e.log_index,
+                    "content": words.in_words(e.statement, lambda k: who(k)["name"]),
+                }
             )
     for r in state.refused:
         story.refused.append(

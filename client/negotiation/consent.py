@@ -33,6 +33,7 @@ class Consent:
     performer: bytes
     sheet: BoundarySheet | None
     withdrawn: frozenset[str] = frozenset()
+    replica: str | None = None  # the intended use of their replica consent in force, if any
 
     def act(self, act: str, direction: Direction) -> ActAnswer | None:
         if self.sheet is None:
@@ -202,6 +203,12 @@ def terms_breaches(terms: PerformerTerms, c: Consent) -> list[Breach]:
     for item, name in _DOUBLE_ITEMS.items():
         if getattr(terms.doubles, name):
             check(item, None if s is None else getattr(s.doubles, name))
+    replica = terms.doubles.digital_replica and s is not None and s.doubles.digital_replica
+    if replica and "digital-replica" not in w and c.replica is None:
+        found.append(
+            Breach(p, "digital-replica", "has given no separate replica consent describing "
+                   "the use", "no-replica-consent")
+        )  # fmt: skip
     if s is not None:
         for garment in s.garments:
             if garment not in terms.garments:
@@ -354,12 +361,14 @@ def consents_of(
     performers: Iterable[bytes],
     sheets: Mapping[bytes, BoundarySheet],
     withdrawn: Mapping[bytes, frozenset[str]],
+    replicas: Mapping[bytes, str] | None = None,
 ) -> dict[bytes, Consent]:
     """Per performer, what this view knows of their consent (only those it knows anything of)."""
     out = {}
     for p in performers:
         if p in sheets or withdrawn.get(p):
-            out[p] = Consent(p, sheets.get(p), withdrawn.get(p, frozenset()))
+            replica = (replicas or {}).get(p)
+            out[p] = Consent(p, sheets.get(p), withdrawn.get(p, frozenset()), replica)
     return out
 
 
@@ -400,4 +409,23 @@ def contradictions(sheet: BoundarySheet) -> list[Contradiction]:
                     '"never"; change one of them.',
                 )
             )
+    return found
+
+
+def minimum_breaches(rider: Rider) -> list[Breach]:
+    """Minimums no performer can waive: an act with genital-area contact needs a barrier or
+    modesty garment for each of its performers (SAG-AFTRA counts genital contact without a
+    physical barrier as actual sex). Read from vocabulary properties, not ids."""
+    v = vocab.load(rider.vocabulary)
+    found = []
+    for ra in rider.acts:
+        if not v.genital_contact(v.act(ra.act), ra.zones):
+            continue
+        for person in (ra.giver, ra.receiver):
+            garments = rider.terms(person).garments
+            if not any(v.garments[g].barrier for g in garments):
+                found.append(
+                    Breach(person, f"act:{ra.act}", "has no barrier or modesty garment in the "
+                           "rider", "no-barrier")
+                )  # fmt: skip
     return found

@@ -34,6 +34,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReplicaConsent,
     SceneClose,
     TransgressionReport,
     Waiver,
@@ -56,6 +57,7 @@ class Input(StrEnum):
     COUNTER = "counter"  # comments on version N instead of accepting
     WITHDRAW = "withdraw"  # the whole rider or listed items; always recorded
     CHECK_IN = "check-in"  # the aftercare check-in
+    REPLICA = "replica"  # consent to a digital replica, with the intended use (rule set 2)
     # from the union representative
     WAIVER = "waiver"  # the 48-hour floor waived for version N, with the reason
     # from any member
@@ -70,17 +72,19 @@ _INPUT_OF: dict[type, Input] = {
     FilmedMark: Input.FILMED, SceneClose: Input.CLOSE, BoundarySheet: Input.SHEET,
     Acceptance: Input.ACCEPT, Counter: Input.COUNTER, Withdrawal: Input.WITHDRAW,
     CheckIn: Input.CHECK_IN, TransgressionReport: Input.REPORT, Message: Input.MESSAGE,
-    Waiver: Input.WAIVER,
+    Waiver: Input.WAIVER, ReplicaConsent: Input.REPLICA,
 }  # fmt: skip
 _IC_INPUTS = {Input.BRIEF, Input.REQUESTS, Input.RIDER, Input.FILMED, Input.CLOSE}
-_PERFORMER_INPUTS = {Input.SHEET, Input.ACCEPT, Input.COUNTER, Input.WITHDRAW, Input.CHECK_IN}
+_PERFORMER_INPUTS = {
+    Input.SHEET, Input.ACCEPT, Input.COUNTER, Input.WITHDRAW, Input.CHECK_IN, Input.REPLICA,
+}  # fmt: skip
 _WHAT = {
     Input.BRIEF: "a revised scene brief", Input.REQUESTS: "the director's requests",
     Input.RIDER: "a new rider version", Input.FILMED: "a filmed mark", Input.CLOSE: "closing",
     Input.SHEET: "a boundary sheet", Input.ACCEPT: "an acceptance", Input.COUNTER: "a counter",
     Input.WITHDRAW: "a withdrawal", Input.CHECK_IN: "a check-in",
     Input.REPORT: "a transgression report", Input.MESSAGE: "a message", Input.EXPIRE: "expiry",
-    Input.WAIVER: "a waiver of the 48-hour notice",
+    Input.WAIVER: "a waiver of the 48-hour notice", Input.REPLICA: "a replica consent",
 }  # fmt: skip
 
 
@@ -223,6 +227,13 @@ def _check_inside_consent(state: SceneState, new: Rider) -> None:
                 "no-sheet", f"Rider version {new.version} cannot be proposed before every "
                 f"performer's boundary sheet is in; waiting for {who}.",
             )  # fmt: skip
+    minimum = consent.minimum_breaches(new)
+    if minimum:
+        raise _refuse(
+            "no-barrier", f"Rider version {new.version} breaks a minimum no one can waive: "
+            f"{_names(state, minimum)}; genital-area contact needs a barrier or modesty garment "
+            "for each performer.",
+        )  # fmt: skip
     found = _breaches_of(state, new)
     if not found:
         return
@@ -424,6 +435,10 @@ def _check_notice_floor(state: SceneState, mark: FilmedMark) -> None:
             "hours before call time; without a union agreement the filmed mark must record "
             "the findings (`closedset filmed` does).",
         )  # fmt: skip
+
+
+def add_replica_consent(state: SceneState, event: Event) -> SceneState:
+    return replace(state, replica_consents=(*state.replica_consents, _sent(event)))
 
 
 def add_waiver(state: SceneState, event: Event) -> SceneState:
@@ -651,6 +666,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.DRAFT, I.FILMED):        (refuse_no_rider, P.DRAFT),
     (P.DRAFT, I.WITHDRAW):      (add_withdrawal, P.DRAFT),
     (P.DRAFT, I.CHECK_IN):      (add_check_in, P.DRAFT),
+    (P.DRAFT, I.REPLICA):       (add_replica_consent, P.DRAFT),
     (P.DRAFT, I.REPORT):        (add_report, P.DRAFT),
     (P.DRAFT, I.MESSAGE):       (add_message, P.DRAFT),
     (P.DRAFT, I.CLOSE):         (set_closed, P.CLOSED),
@@ -663,6 +679,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.SHEETS_IN, I.FILMED):    (refuse_no_rider, P.SHEETS_IN),
     (P.SHEETS_IN, I.WITHDRAW):  (add_withdrawal, P.SHEETS_IN),
     (P.SHEETS_IN, I.CHECK_IN):  (add_check_in, P.SHEETS_IN),
+    (P.SHEETS_IN, I.REPLICA):   (add_replica_consent, P.SHEETS_IN),
     (P.SHEETS_IN, I.REPORT):    (add_report, P.SHEETS_IN),
     (P.SHEETS_IN, I.MESSAGE):   (add_message, P.SHEETS_IN),
     (P.SHEETS_IN, I.CLOSE):     (set_closed, P.CLOSED),
@@ -677,6 +694,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.PROPOSED, I.FILMED):     (refuse_not_agreed, P.PROPOSED),
     (P.PROPOSED, I.WITHDRAW):   (add_withdrawal, _held(P.PROPOSED)),
     (P.PROPOSED, I.CHECK_IN):   (add_check_in, P.PROPOSED),
+    (P.PROPOSED, I.REPLICA):    (add_replica_consent, P.PROPOSED),
     (P.PROPOSED, I.REPORT):     (add_report, P.PROPOSED),
     (P.PROPOSED, I.MESSAGE):    (add_message, P.PROPOSED),
     (P.PROPOSED, I.WAIVER):     (add_waiver, P.PROPOSED),
@@ -692,6 +710,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AGREED, I.FILMED):       (add_filmed, P.FILMED),
     (P.AGREED, I.WITHDRAW):     (add_withdrawal, _held(P.AGREED)),
     (P.AGREED, I.CHECK_IN):     (add_check_in, P.AGREED),
+    (P.AGREED, I.REPLICA):      (add_replica_consent, P.AGREED),
     (P.AGREED, I.REPORT):       (add_report, P.AGREED),
     (P.AGREED, I.MESSAGE):      (add_message, P.AGREED),
     (P.AGREED, I.WAIVER):       (add_waiver, P.AGREED),
@@ -708,6 +727,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AMENDED, I.FILMED):      (refuse_not_agreed, P.AMENDED),
     (P.AMENDED, I.WITHDRAW):    (add_withdrawal, _held(P.AMENDED)),
     (P.AMENDED, I.CHECK_IN):    (add_check_in, P.AMENDED),
+    (P.AMENDED, I.REPLICA):     (add_replica_consent, P.AMENDED),
     (P.AMENDED, I.REPORT):      (add_report, P.AMENDED),
     (P.AMENDED, I.MESSAGE):     (add_message, P.AMENDED),
     (P.AMENDED, I.WAIVER):      (add_waiver, P.AMENDED),
@@ -723,6 +743,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.WITHDRAWN, I.FILMED):    (refuse_withdrawn, P.WITHDRAWN),
     (P.WITHDRAWN, I.WITHDRAW):  (add_withdrawal, P.WITHDRAWN),
     (P.WITHDRAWN, I.CHECK_IN):  (add_check_in, P.WITHDRAWN),
+    (P.WITHDRAWN, I.REPLICA):   (add_replica_consent, P.WITHDRAWN),
     (P.WITHDRAWN, I.REPORT):    (add_report, P.WITHDRAWN),
     (P.WITHDRAWN, I.MESSAGE):   (add_message, P.WITHDRAWN),
     (P.WITHDRAWN, I.WAIVER):    (add_waiver, P.WITHDRAWN),
@@ -738,6 +759,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.EXPIRED, I.FILMED):      (refuse_expired, P.EXPIRED),
     (P.EXPIRED, I.WITHDRAW):    (add_withdrawal, P.EXPIRED),
     (P.EXPIRED, I.CHECK_IN):    (add_check_in, P.EXPIRED),
+    (P.EXPIRED, I.REPLICA):     (add_replica_consent, P.EXPIRED),
     (P.EXPIRED, I.REPORT):      (add_report, P.EXPIRED),
     (P.EXPIRED, I.MESSAGE):     (add_message, P.EXPIRED),
     (P.EXPIRED, I.WAIVER):      (add_waiver, P.EXPIRED),
@@ -756,5 +778,6 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.FILMED, I.CLOSE):        (set_closed, P.CLOSED),
 
     (P.CLOSED, I.WITHDRAW):     (add_withdrawal, P.CLOSED),
+    (P.CLOSED, I.CHECK_IN):     (add_check_in, P.CLOSED),
     (P.CLOSED, I.REPORT):       (add_report, P.CLOSED),
 }  # fmt: skip

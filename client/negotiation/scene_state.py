@@ -19,6 +19,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReplicaConsent,
     SceneClose,
     Statement,
     TransgressionReport,
@@ -143,6 +144,7 @@ class SceneState:
     reports: tuple[Sent[TransgressionReport], ...] = ()
     messages: tuple[Sent[Message], ...] = ()
     waivers: tuple[Sent[Waiver], ...] = ()
+    replica_consents: tuple[Sent[ReplicaConsent], ...] = ()
     closed: Sent[SceneClose] | None = None
     refused: tuple[Refusal, ...] = ()
     history: tuple[Step, ...] = ()
@@ -198,18 +200,33 @@ class SceneState:
         newer sheet answers them again."""
         sheet = next((s for s in self.sheets if s.sender == performer), None)
         since = -1 if sheet is None else sheet.index
+        replica = self.replica(performer)
         return frozenset(
             item
             for w in self.withdrawals
             if w.sent.sender == performer and w.sent.index > since and not w.by_sheet
             for item in w.items
+            # A newer replica consent re-grants the replica, as a newer sheet does the rest.
+            if not (item == "digital-replica" and replica is not None)
         )
+
+    def replica(self, performer: bytes) -> Sent[ReplicaConsent] | None:
+        """The performer's replica consent in force: their latest, unless withdrawn since."""
+        latest = next((r for r in reversed(self.replica_consents) if r.sender == performer), None)
+        if latest is None:
+            return None
+        for w in self.withdrawals:
+            gone = w.whole or "digital-replica" in w.items
+            if w.sent.sender == performer and w.sent.index > latest.index and gone:
+                return None
+        return latest
 
     def consents(self) -> dict[bytes, consent.Consent]:
         """What this view knows of each performer's consent (sheet, narrowed by withdrawals)."""
         sheets = {s.sender: s.statement for s in self.sheets}
         withdrawn = {p: self.withdrawn(p) for p in self.performers}
-        return consent.consents_of(self.performers, sheets, withdrawn)
+        replicas = {p: r.statement.use for p in self.performers if (r := self.replica(p))}
+        return consent.consents_of(self.performers, sheets, withdrawn, replicas)
 
     @property
     def filmed_at(self) -> int | None:

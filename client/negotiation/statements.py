@@ -56,6 +56,7 @@ __all__ = [
     "Message",
     "Participant",
     "PerformerTerms",
+    "ReplicaConsent",
     "Rider",
     "RiderAct",
     "SceneBrief",
@@ -257,6 +258,32 @@ class Waiver(StatementBase):
         return cls(r.integer("version", 1, 100_000), r.hash("rider"), r.raw("reason"))
 
 
+@dataclass(frozen=True)
+class ReplicaConsent(StatementBase):
+    """A performer's consent to a digital replica of them, its own statement apart from the
+    rider, describing the intended use; withdrawn on its own with the item ``digital-replica``.
+    Without one in force, no rider may allow a replica of them (rule set 2). IC only."""
+
+    PURPOSE: ClassVar[str] = "closedset/replica-consent/v1"
+
+    use: str  # a reasonably specific description of the intended use
+
+    def __post_init__(self) -> None:
+        check_text(self.use, "description of the intended use", LONG_TEXT, empty=False)
+        if len(self.use.split()) < 4:
+            raise StatementError(
+                "Describe the intended use of the replica in a few words at least (which "
+                "scenes, which shots, for how long); consent to create is not consent to use."
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"use": self.use}
+
+    @classmethod
+    def from_json(cls, value: Any) -> ReplicaConsent:
+        return cls(Reader(value, "replica consent", ("use",)).text("use", LONG_TEXT))
+
+
 CheckInStatus = Literal["ok", "need-support", "prefer-not-to-say"]
 CHECK_IN_STATUSES: tuple[CheckInStatus, ...] = get_args(CheckInStatus)
 
@@ -417,6 +444,7 @@ Statement = (
     | Message
     | SceneClose
     | Waiver
+    | ReplicaConsent
 )
 
 TYPES: dict[str, type[Statement]] = {
@@ -435,6 +463,7 @@ TYPES: dict[str, type[Statement]] = {
         Message,
         SceneClose,
         Waiver,
+        ReplicaConsent,
     )
 }
 PURPOSES: tuple[str, ...] = tuple(TYPES)

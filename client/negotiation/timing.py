@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from client.negotiation._strict import b64
+from client.negotiation.consent import describe, minimum_breaches
 from client.negotiation.rider import additions, exposure_increases
 from client.negotiation.scene_state import Phase, SceneState
 
@@ -90,6 +91,25 @@ def short_notice(state: SceneState) -> list[Flag]:
     return found
 
 
+def minimums(state: SceneState) -> list[Flag]:
+    """A scene under an older rule set is never reinterpreted, but a rider of it that breaks
+    a newer minimum is flagged (rule set 2's barrier rule)."""
+    if state.rules >= 2 or state.current is None:
+        return []
+    return [
+        Flag(
+            "minimum-broken",
+            "warning",
+            f"Rider version {state.current.rider.version} holds {describe(b.item)} and "
+            "performer terms without a barrier or modesty garment; rule set 2 refuses this "
+            "(genital-area contact needs a barrier for each performer).",
+            state.current.rider.version,
+            b.performer,
+        )
+        for b in minimum_breaches(state.current.rider)
+    ]
+
+
 def notice_findings(state: SceneState) -> tuple[str, ...]:
     """Rule set 2: what makes filming the current rider fall under the 48-hour floor (a late
     first agreement, an increase in exposure under 48 hours), in words."""
@@ -152,15 +172,18 @@ def withdrawal_after_filming(state: SceneState) -> list[Flag]:
 
 def check_in(state: SceneState, now: int) -> list[Flag]:
     """Per performer: due from 24 to 48 hours after the last filmed mark, overdue after."""
+    # Closing the scene does not drop the reminders (rule set 2); a performer who chose "none"
+    # on their sheet gets none.
     shot = state.filmed_at
-    if shot is None or state.closed is not None:
+    if shot is None or (state.closed is not None and state.rules < 2):
         return []
     start = state.filmed[0].at
     elapsed = now - shot
     found = []
     for performer in state.performers:
         done = any(c.sender == performer and c.at >= start for c in state.check_ins)
-        if done or elapsed < CHECK_IN_FROM:
+        sheet = state.sheet(performer)
+        if done or elapsed < CHECK_IN_FROM or (sheet is not None and sheet.check_in == "none"):
             continue
         overdue = elapsed > CHECK_IN_UNTIL
         found.append(
@@ -213,6 +236,7 @@ def flags(state: SceneState, now: int) -> tuple[Flag, ...]:
         + short_notice(state)
         + widening_refused(state)
         + notice_floor(state)
+        + minimums(state)
         + withdrawal_after_filming(state)
         + check_in(state, now)
         + expired(state, now)

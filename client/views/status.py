@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from client.negotiation import words
 from client.negotiation._strict import b64
 from client.negotiation.consent import describe
 from client.negotiation.scene_state import Phase, SceneState
@@ -141,9 +142,25 @@ def status(state: SceneState, me: bytes, role: str, alias: str, now: int) -> dic
             {"version": f.statement.version, "acts": list(f.statement.acts), "at": f.at}
             for f in state.filmed
         ],
+        # In full: the IC follows up on every check-in and report (a performer sees their own).
         "check_ins": [
-            {"by": names(c.sender), "status": c.statement.status, "at": c.at}
+            {
+                "by": names(c.sender),
+                "status": c.statement.status,
+                "note": c.statement.note,
+                "wants_contact": c.statement.wants_contact,
+                "at": c.at,
+            }
             for c in state.check_ins
+        ],
+        "reports": [
+            {
+                "by": names(r.sender),
+                "at": r.at,
+                "kind": r.statement.kind,
+                "content": words.in_words(r.statement, names),
+            }
+            for r in state.reports
         ],
         "flags": visible_flags(state, me, role, now),
         "refused": [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from client.negotiation import vocabulary as vocab
+from client.negotiation import words
 from client.negotiation.brief import SceneBrief, SceneRequests
 from client.negotiation.consent import describe
 from client.negotiation.rider import Rider
@@ -16,9 +17,11 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReplicaConsent,
     SceneClose,
     Statement,
     TransgressionReport,
+    Waiver,
     Withdrawal,
 )
 from client.timefmt import show_time
@@ -37,6 +40,8 @@ KINDS: dict[type, str] = {
     TransgressionReport: "report",
     Message: "message",
     SceneClose: "close",
+    Waiver: "waiver",
+    ReplicaConsent: "replica-consent",
 }
 
 
@@ -71,20 +76,15 @@ def summary(statement: Statement, names: Names) -> str:
         return f"rider version {s.version}: {len(s.acts)} acts, call {show_time(s.call_time)}"
     if isinstance(s, Acceptance):
         return f"accepts rider version {s.version}"
-    if isinstance(s, Counter):
-        return f"counter on version {s.version}: {_short(s.comments)}"
+    if isinstance(s, Counter | CheckIn | TransgressionReport | Message | Waiver | ReplicaConsent):
+        # Read in full by whoever may open it: never cut short (the IC follows up on these).
+        return f"{words.kind(s)}: " + "; ".join(words.in_words(s, names))
     if isinstance(s, Withdrawal):
         what = "the whole rider" if s.whole else ", ".join(item_name(i) for i in s.items)
         return f"withdraws {what}"
     if isinstance(s, FilmedMark):
         acts = ", ".join(s.acts) if s.acts else "the whole scene"
         return f"marks version {s.version} filmed: {acts}"
-    if isinstance(s, CheckIn):
-        return f"check-in: {s.status}" + (f", {_short(s.note, 40)}" if s.note else "")
-    if isinstance(s, TransgressionReport):
-        return f"transgression report ({s.kind}): {_short(s.what, 40)}"
-    if isinstance(s, Message):
-        return f"message: {_short(s.text)}"
     return f"closes the scene: {_short(s.reason)}"
 
 

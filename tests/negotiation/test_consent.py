@@ -419,3 +419,103 @@ def test_without_a_union_agreement_late_filming_is_flagged_and_recorded_on_the_m
     state = log.step(IC, FilmedMark(1, r1.hash, notice=findings))
     found = [f for f in flags(state, CALL) if f.code == "notice-floor-recorded"]
     assert found and found[0].performer is None  # shown to the IC and every performer
+
+
+# --- minimums that cannot be waived --------------------------------------------------------
+
+GRIND = "grinding-clothed"  # touches the genital area (a vocabulary property)
+
+
+def test_genital_area_contact_needs_a_barrier_garment_for_each_performer() -> None:
+    log = sheets_in(open_sheet(), open_sheet())
+    act = RiderAct(GRIND, ANA, BEN, ("thighs", "genital-area"), 3)
+    one = replace(
+        with_acts(act), performers=(PerformerTerms(ANA, garments=("modesty-pouch",)),
+                                    PerformerTerms(BEN))
+    )  # fmt: skip
+    error = refused(log, one)
+    assert error.code == "no-barrier" and "for Ben, who has no barrier" in str(error)
+    # A garment that is no barrier (a robe) does not count; a barrier cushion does.
+    robe = replace(
+        one, performers=(one.performers[0], PerformerTerms(BEN, garments=("robe-between-takes",)))
+    )
+    assert refused(log, robe).code == "no-barrier"
+    ok = replace(
+        one, performers=(one.performers[0], PerformerTerms(BEN, garments=("barrier-cushion",)))
+    )
+    assert log.step(IC, ok).phase is Phase.PROPOSED
+    # The same act kept off the genital area has no such minimum.
+    assert consent.minimum_breaches(with_acts(replace(act, zones=("thighs",)))) == []
+
+
+def test_an_old_rule_set_rider_breaking_a_new_minimum_is_flagged_not_reinterpreted() -> None:
+    from client.negotiation.timing import flags
+
+    log = Log()
+    log.add(IC, replace(brief(union=False), rules=1))
+    log.add(IC, with_acts(RiderAct(GRIND, ANA, BEN, ("genital-area",), 3)))
+    state = log.state()
+    assert state.phase is Phase.PROPOSED  # read as it was signed
+    assert {f.code for f in flags(state, CALL)} >= {"minimum-broken"}
+
+
+def test_a_replica_needs_its_own_consent_statement_which_is_withdrawable_on_its_own() -> None:
+    from client.negotiation.statements import ReplicaConsent
+
+    replica = replace(open_sheet(), doubles=Doubles(digital_replica=True))
+    log = sheets_in(open_sheet(), replica)
+    base = rider()
+    with_replica = replace(
+        base,
+        performers=(
+            PerformerTerms(ANA),
+            PerformerTerms(BEN, doubles=Doubles(digital_replica=True)),
+        ),
+    )
+    error = refused(log, with_replica)
+    assert error.code == "no-replica-consent" and "for Ben, who has given no separate" in str(error)
+    with pytest.raises(Exception, match="intended use"):
+        ReplicaConsent("yes")
+    use = "Face scan for the storm sequence, this film only, deleted at wrap."
+    log.add(BEN, ReplicaConsent(use))
+    assert log.state().replica(BEN).statement.use == use  # type: ignore[union-attr]
+    assert log.step(IC, with_replica).phase is Phase.PROPOSED
+    log.add(ANA, accept(with_replica))
+    log.add(BEN, accept(with_replica))
+    # Withdrawn on its own: the replica is out of force and the rider holding it is blocked.
+    state = log.step(BEN, Withdrawal(whole=False, items=("digital-replica",)))
+    assert state.replica(BEN) is None and state.phase is Phase.WITHDRAWN
+    assert refused(log, FilmedMark(1, with_replica.hash)).code == "withdrawn"
+
+
+# --- reports and aftercare reach someone ---------------------------------------------------
+
+
+def test_check_in_reminders_survive_closing_and_respect_a_none_preference() -> None:
+    from client.negotiation.statements import SceneClose
+    from client.negotiation.timing import flags
+
+    log = agreed_log(sheets={BEN: replace(open_sheet(), check_in="none")})
+    r1 = log.state().current.rider  # type: ignore[union-attr]
+    log.add(IC, FilmedMark(1, r1.hash), at=CALL)
+    log.add(IC, SceneClose("wrapped"), at=CALL + HOUR)
+    due = [f.performer for f in flags(log.state(), CALL + 30 * HOUR) if f.code == "check-in-due"]
+    assert due == [ANA]  # Ben chose "none"; closing the scene dropped nothing
+
+
+def test_reports_check_ins_and_counters_are_read_in_full_in_plain_words() -> None:
+    from client.negotiation import words
+    from client.negotiation.statements import CheckIn, Counter, TransgressionReport
+    from client.views.people import Names
+    from client.views.thread import summary
+
+    long = "The hand moved to my thigh in take three, after I had said no in rehearsal. " * 3
+    report = TransgressionReport("violation", long, CALL, (BEN,), anonymous_to_production=True)
+    names = Names(brief())
+    assert long.strip() in summary(report, names) and "Ben" in summary(report, names)
+    note = "Still shaky; " * 20
+    assert note.strip() in summary(CheckIn("need-support", note, True), names)
+    assert "x" * 300 in summary(Counter(1, b"\1" * 32, "x" * 300), names)
+    assert words.kind(report) == "transgression report"
+    sheet_words = "\n".join(words.in_words(open_sheet(notes="allergic to latex"), names))
+    assert "allergic to latex" in sheet_words and "BoundarySheet" not in sheet_words

@@ -16,6 +16,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReplicaConsent,
     SceneClose,
     Statement,
     TransgressionReport,
@@ -104,6 +105,10 @@ def statement_for(inp: Input, log: Log) -> tuple[bytes, Statement]:
         Input.CHECK_IN: lambda: (ANA, CheckIn("ok")),
         Input.REPORT: lambda: (ANA, TransgressionReport("crossing", "a hand slipped", CALL)),
         Input.MESSAGE: lambda: (ANA, Message((IC,), "hello")),
+        Input.REPLICA: lambda: (
+            ANA,
+            ReplicaConsent("A digital double for the two wide shots only."),
+        ),
         Input.WAIVER: lambda: (
             UNION,
             Waiver(r.version, r.hash, "re-shoot agreed") if r else Waiver(1, b"\0" * 32, "x"),

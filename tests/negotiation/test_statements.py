@@ -17,6 +17,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReplicaConsent,
     SceneClose,
     TransgressionReport,
     Waiver,
@@ -34,6 +35,7 @@ EXAMPLES = [
     FilmedMark(1, rider().hash, ("closed-mouth-kissing-lips",), "12A"), CheckIn("ok"),
     TransgressionReport("crossing", "a hand slipped", CALL, (BEN,)), Message((IC,), "hello"),
     SceneClose("wrapped"), Waiver(1, rider().hash, "re-scheduled by the studio, agreed by all"),
+    ReplicaConsent("Body scan for the fall in scene 12, this production only, deleted after."),
 ]  # fmt: skip
 # Optional fields of rule set 2, present only when set (absent, they leave old bytes as signed).
 EXAMPLES_V2 = [
