@@ -14,6 +14,7 @@ from client.negotiation.statements import (
     CHECK_IN_STATUSES,
     CheckIn,
     FilmedMark,
+    ReplicaConsent,
     TransgressionReport,
     Withdrawal,
 )
@@ -125,6 +126,30 @@ def report(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def replica(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> Any:
+        brief_of(session)
+        return await session.send(ReplicaConsent(args.use))
+
+    posted = in_scene(ctx, args.scene, work)
+    ctx.emit(
+        {"replica_consent": args.use, "log_index": posted.receipt.index},
+        f"Sent your digital replica consent, for this use only, to the IC (log index "
+        f"{posted.receipt.index}). Withdraw it on its own with `closedset withdraw "
+        f"{args.scene} --item digital-replica`.",
+    )
+    return 0
+
+
+def _replica_args(p: argparse.ArgumentParser) -> None:
+    scene_arg(p)
+    p.add_argument(
+        "--use",
+        required=True,
+        help="the intended use, specifically: which scenes and shots, for how long",
+    )
+
+
 def _withdraw_args(p: argparse.ArgumentParser) -> None:
     scene_arg(p)
     p.add_argument(
@@ -208,6 +233,13 @@ for _command in [
         "IC: mark the current, agreed rider version filmed (listed acts, or the whole scene).",
         "closedset filmed scene-12 --shots 'takes 1-4, wide and close'",
         _filmed_args,
+    ),
+    Command(
+        ("replica",),
+        replica,
+        "Consent to a digital replica of you for one described use; its own statement.",
+        "closedset replica lighthouse --use 'Face scan for the storm shots, this film only'",
+        _replica_args,
     ),
     Command(
         ("checkin",),

@@ -154,6 +154,7 @@ def rider_template(review: Review) -> str:
     acts commented out with a ``discussed`` line for the IC's note of the discussion. Requested
     nudity is filled in where the performer said it may be shown."""
     brief, sheets = review.brief, review.sheets
+    v = vocab.load()
     acts: list[tuple[RiderAct, str | None]] = []
     for row in review.acts:
         if row.outcome not in ("agreed", "ask-first", "discuss"):
@@ -190,6 +191,15 @@ def rider_template(review: Review) -> str:
         tuple(sorted(set.intersection(*monitors))) if monitors else (),
         bool(sheets) and all(s.closed_set.stills for s in sheets.values()),
     )
+    barrier = {t.identity for t in terms if any(v.garments[g].barrier for g in t.garments)}
+    for i, (act, hidden) in enumerate(acts):
+        if hidden is None and v.genital_contact(v.act(act.act), act.zones):
+            if not {act.giver, act.receiver} <= barrier:
+                acts[i] = (
+                    act,
+                    "genital-area contact: include only with a barrier or modesty "
+                    "garment in each performer's garments (a minimum no one can waive)",
+                )
     signals = next(iter(sheets.values())).signals if sheets else None
     notes = ["Drafted from the overlap: only acts every performer agreed to in that direction."]
     notes += list(review.notes)

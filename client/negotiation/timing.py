@@ -113,9 +113,23 @@ def minimums(state: SceneState) -> list[Flag]:
 def notice_findings(state: SceneState) -> tuple[str, ...]:
     """Rule set 2: what makes filming the current rider fall under the 48-hour floor (a late
     first agreement, an increase in exposure under 48 hours), in words."""
-    if state.rules < 2:
+    current = state.current
+    if state.rules < 2 or current is None:
         return ()
-    return tuple(f.message for f in late_agreement(state) + short_notice(state))
+    call = current.rider.call_time
+    early = [v for v in state.versions if v.agreed_at is not None and call - v.agreed_at >= NOTICE]
+    if not early:
+        return tuple(f.message for f in late_agreement(state))
+    # Measured against the last version agreed in time: what the rider being filmed adds.
+    base = early[-1]
+    more = exposure_increases(base.rider, current.rider)
+    lead = call - current.proposed.at
+    if not more or lead >= NOTICE:
+        return ()
+    return (
+        f"Rider version {current.rider.version} adds {', '.join(more)} {_hours(lead)} before "
+        f"call time, beyond version {base.rider.version} agreed in time.",
+    )
 
 
 def notice_floor(state: SceneState) -> list[Flag]:

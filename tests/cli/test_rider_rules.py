@@ -67,7 +67,7 @@ def story(relay: str, tmp: Path, clock: Any) -> None:
     error = s.refused_rider(lambda t: t + act_block(LYING, "ana", "ben", ["back"]))
     assert 'for Ana, who answered "maybe" and the act has no note that it was discussed' in error
     error = s.refused_rider(lambda t: t + act_block(NECK, "ben", "ana", ["neck"]))
-    assert "for Ana, who answered \"ask first\" and the act has no ask-first marker" in error
+    assert 'for Ana, who answered "ask first" and the act has no ask-first marker' in error
 
     note = "Discussed with Ana on Monday: side by side, no weight."
 
