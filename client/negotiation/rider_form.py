@@ -193,13 +193,13 @@ def rider_template(review: Review) -> str:
     )
     barrier = {t.identity for t in terms if any(v.garments[g].barrier for g in t.garments)}
     for i, (act, hidden) in enumerate(acts):
-        if hidden is None and v.genital_contact(v.act(act.act), act.zones):
-            if not {act.giver, act.receiver} <= barrier:
-                acts[i] = (
-                    act,
-                    "genital-area contact: include only with a barrier or modesty "
-                    "garment in each performer's garments (a minimum no one can waive)",
-                )
+        genital = v.genital_contact(v.act(act.act), act.zones)
+        if hidden is None and genital and not {act.giver, act.receiver} <= barrier:
+            acts[i] = (
+                act,
+                "genital-area contact: include only with a barrier or modesty "
+                "garment in each performer's garments (a minimum no one can waive)",
+            )
     signals = next(iter(sheets.values())).signals if sheets else None
     notes = ["Drafted from the overlap: only acts every performer agreed to in that direction."]
     notes += list(review.notes)
