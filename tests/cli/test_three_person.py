@@ -15,7 +15,7 @@ import pytest
 from client.demo.cast import fill
 from client.negotiation.rider import Rider
 from client.negotiation.sheet import BoundarySheet
-from client.negotiation.statements import CheckIn, Counter, Withdrawal
+from client.negotiation.statements import CheckIn, Counter, TransgressionReport, Withdrawal
 from tests.cli.kit import CliScene, act_block, answers
 from tests.cli.support import everything_decryptable
 
@@ -104,6 +104,7 @@ def story(relay: str, tmp: Path, clock: Any) -> CliScene:
     s.ic.cli("filmed", s.alias, "--shots", "takes 1-3")
     assert s.status(s["Cleo"])["phase"] == "filmed"
     s["Cleo"].cli("checkin", s.mine, "--status", "ok")
+    s["Ben"].cli("report", s.mine, "--kind", "crossing", "--what", f"{BEN_SECRET} in take 2")
     return s
 
 
@@ -117,7 +118,9 @@ async def test_three_person_scene_through_the_whole_story(api: Any, tmp_path: Pa
         for sender, statement, plaintext in everything_decryptable(profile):
             if sender == me:
                 continue
-            private = (BoundarySheet, Counter, Withdrawal, CheckIn)
+            # No partner's sheet, counter, withdrawal, check-in, or report they are not a
+            # recipient of (every report here goes to the IC only).
+            private = (BoundarySheet, Counter, Withdrawal, CheckIn, TransgressionReport)
             assert not isinstance(statement, private), f"{name} can read a partner's statement"
             for other, secret in secrets.items():
                 if other != name:
