@@ -93,6 +93,8 @@ def describe(item: str) -> str:
         "act": v.acts, "zone": v.zones, "nudity": v.nudity, "use": v.uses, "garment": v.garments,
     }  # fmt: skip
     term = tables.get(kind, {}).get(name)
+    if item == "signals":
+        return "their signals"
     if kind in ("present", "monitors"):
         return f"{rest} {'on the closed set' if kind == 'present' else 'at the monitors'}"
     elif kind == "intensity":
@@ -203,6 +205,8 @@ def terms_breaches(terms: PerformerTerms, c: Consent) -> list[Breach]:
     for item, name in _DOUBLE_ITEMS.items():
         if getattr(terms.doubles, name):
             check(item, None if s is None else getattr(s.doubles, name))
+    if s is not None and terms.signals != s.signals:
+        found.append(Breach(p, "signals", "chose other signals on their sheet", "signals"))
     replica = terms.doubles.digital_replica and s is not None and s.doubles.digital_replica
     if replica and "digital-replica" not in w and c.replica is None:
         found.append(
@@ -306,6 +310,7 @@ def clamp(rider: Rider, consents: Mapping[bytes, Consent]) -> Rider:
                 tuple(sorted(set(t.garments) | set(wanted))),
                 tuple(u for u in t.footage if f"use:{u}" not in out),
                 doubles,
+                t.signals if c.sheet is None else c.sheet.signals,
             )
         )
     closed = rider.closed_set

@@ -92,6 +92,9 @@ class PerformerTerms:
     garments: tuple[str, ...] = ()
     footage: tuple[str, ...] = ()  # footage uses allowed beyond the picture itself
     doubles: Doubles = field(default_factory=Doubles)
+    # Rule set 2: this performer's own stop, slow-down and non-verbal signals, in the shared
+    # rider because a partner must recognise them (absent when None, as before rule set 2).
+    signals: Signals | None = None
 
     def __post_init__(self) -> None:
         check_key(self.identity, "performer identity")
@@ -106,7 +109,7 @@ class PerformerTerms:
             "garments": list(self.garments),
             "footage": list(self.footage),
             "doubles": self.doubles.to_json(),
-        }
+        } | ({} if self.signals is None else {"signals": self.signals.to_json()})
 
 
 @dataclass(frozen=True)
@@ -215,9 +218,8 @@ class Rider(StatementBase):
             )
         performers = []
         for item in r.items("performers"):
-            p = Reader(
-                item, "performer terms", ("identity", "nudity", "garments", "footage", "doubles")
-            )
+            own = isinstance(item, dict) and "signals" in item
+            p = Reader(item, "performer terms", _TERMS_FIELDS + (("signals",) if own else ()))
             performers.append(
                 PerformerTerms(
                     identity=p.key("identity"),
@@ -225,6 +227,7 @@ class Rider(StatementBase):
                     garments=p.strings("garments"),
                     footage=p.strings("footage"),
                     doubles=Doubles.from_json(p.raw("doubles")),
+                    signals=Signals.from_json(p.raw("signals")) if own else None,
                 )
             )
         return cls(

@@ -43,6 +43,9 @@ _TERMS = (
     "body_double",
     "digital_double",
     "digital_replica",
+    "stop",
+    "slow",
+    "nonverbal",
 )
 _ACT = ("act", "giver", "receiver", "zones", "intensity", "note", "ask_first", "discussed")
 
@@ -123,6 +126,13 @@ def _render(d: _Draft) -> str:
             f"digital_double = {quote(t.doubles.digital_double)}",
             f"digital_replica = {quote(t.doubles.digital_replica)}",
         ]
+        if t.signals is not None:
+            out += [
+                f"# {who}'s own signals, from their sheet: shared so a partner recognises them.",
+                f"stop = {quote(t.signals.stop)}",
+                f"slow = {quote(t.signals.slow)}",
+                f"nonverbal = {quote(t.signals.nonverbal)}",
+            ]
     for act, hidden in d.acts:
         lines = [
             "[[acts]]",
@@ -182,7 +192,9 @@ def rider_template(review: Review) -> str:
         terms.append(
             PerformerTerms(performer, nudity)
             if sheet is None
-            else PerformerTerms(performer, nudity, sheet.garments, sheet.footage, sheet.doubles)
+            else PerformerTerms(
+                performer, nudity, sheet.garments, sheet.footage, sheet.doubles, sheet.signals
+            )
         )
     present = [set(s.closed_set.present) for s in sheets.values()]
     monitors = [set(s.closed_set.monitors) for s in sheets.values()]
@@ -200,7 +212,10 @@ def rider_template(review: Review) -> str:
                 "genital-area contact: include only with a barrier or modesty "
                 "garment in each performer's garments (a minimum no one can waive)",
             )
-    signals = next(iter(sheets.values())).signals if sheets else None
+    # The scene's common words; each performer's own signals are in their terms below.
+    words = {(s.signals.stop, s.signals.slow) for s in sheets.values()}
+    stop, slow = next(iter(words)) if len(words) == 1 else ("Red", "Yellow")
+    signals = Signals("each performer's own, in their terms", stop, slow) if sheets else None
     notes = ["Drafted from the overlap: only acts every performer agreed to in that direction."]
     notes += list(review.notes)
     draft = _Draft(brief, 1, None, "", signals, closed, terms, acts, notes=notes)
@@ -287,7 +302,14 @@ def parse_rider(
                 (*path, "identity"),
                 f"identity of {label} does not match the scene brief; copy it from the template.",
             )
-        doubles = {k: bool(f.flag((*path, k))) for k in _TERMS[4:]}
+        doubles = {k: bool(f.flag((*path, k))) for k in _TERMS[4:7]}
+        own = None
+        if any(f.get(*path, k) is not None for k in _TERMS[7:]):
+            own_words = [f.text((*path, k), required=True, limit=200) for k in _TERMS[7:]]
+            try:
+                own = Signals(nonverbal=own_words[2], stop=own_words[0], slow=own_words[1])
+            except StatementError as exc:
+                f.problem((*path, "stop"), str(exc))
         terms.append(
             PerformerTerms(
                 identity,
@@ -295,6 +317,7 @@ def parse_rider(
                 f.ids((*path, "garments"), v.garments, "a modesty garment"),
                 f.ids((*path, "footage"), v.uses, "a footage use"),
                 Doubles(**doubles),
+                own,
             )
         )
     acts = []

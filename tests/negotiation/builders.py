@@ -108,7 +108,10 @@ def rider(
         valid_from=call - 30 * DAY,
         valid_until=call + 30 * DAY if valid_until is None else valid_until,
         acts=tuple(RiderAct(a, g, r, zones, intensity) for a, g, r in acts),
-        performers=tuple(PerformerTerms(p, (nudity or {}).get(p, ())) for p in performers),
+        performers=tuple(
+            PerformerTerms(p, (nudity or {}).get(p, ()), signals=Signals(nonverbal="two taps"))
+            for p in performers
+        ),
         signals=Signals(nonverbal="two taps"),
     )
 

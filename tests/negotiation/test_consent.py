@@ -12,7 +12,7 @@ from client.negotiation.audience import visible_to
 from client.negotiation.errors import SceneRuleError
 from client.negotiation.rider import PerformerTerms, Rider, RiderAct
 from client.negotiation.scene import Phase, fold
-from client.negotiation.sheet import ClosedSet, Doubles
+from client.negotiation.sheet import ClosedSet, Doubles, Signals
 from client.negotiation.statements import FilmedMark, SceneBrief, Withdrawal
 from tests.negotiation.builders import (
     ANA,
@@ -28,6 +28,14 @@ from tests.negotiation.builders import (
     rider,
     sheet,
 )
+
+SIG = Signals(nonverbal="two taps")
+
+
+def terms(performer: bytes, *args: object, **kw: object) -> PerformerTerms:
+    """Performer terms carrying the builders' sheet signals, as rule set 2 asks."""
+    return PerformerTerms(performer, *args, signals=SIG, **kw)  # type: ignore[arg-type]
+
 
 KISS = "closed-mouth-kissing-lips"
 NECK = "kissing-neck"
@@ -113,19 +121,19 @@ def test_nudity_footage_doubles_and_garments_beyond_the_sheet_are_refused() -> N
     ben = replace(ben, garments=("modesty-pouch",), footage=("trailer",))
     log = sheets_in(open_sheet(), ben)
     base = rider()
-    wanted = PerformerTerms(BEN, ("bare-back",), ("modesty-pouch",), ("trailer",))
+    wanted = terms(BEN, ("bare-back",), ("modesty-pouch",), ("trailer",))
     cases = {
         "nudity: buttocks": replace(wanted, nudity=("bare-back", "buttocks")),
         "footage use: social media": replace(wanted, footage=("social-media", "trailer")),
         "digital replica": replace(wanted, doubles=Doubles(digital_replica=True)),
         "no modesty pouch for ben, who asked for it": replace(wanted, garments=()),
     }
-    for words, terms in cases.items():
-        r = replace(base, performers=(PerformerTerms(ANA), terms))
+    for words, bens in cases.items():
+        r = replace(base, performers=(terms(ANA), bens))
         error = refused(log, r)
         assert error.code == "outside-sheet" and words.lower() in str(error).lower(), error
         assert "for Ben" in str(error)
-    ok = replace(base, performers=(PerformerTerms(ANA), wanted))
+    ok = replace(base, performers=(terms(ANA), wanted))
     assert log.step(IC, ok).phase is Phase.PROPOSED
 
 
@@ -332,14 +340,14 @@ def test_the_short_notice_flag_covers_every_increase_in_exposure() -> None:
     found = [f for f in flags(log.state(), CALL) if f.code == "short-notice"]
     assert found and "new act holding-hands" in found[0].message
     # Beyond new acts and nudity: a dropped garment, a zone, a replica, stills, more people.
-    base = replace(r1, performers=(PerformerTerms(ANA, garments=("modesty-pouch",)),
-                                   PerformerTerms(BEN)))  # fmt: skip
+    base = replace(r1, performers=(terms(ANA, garments=("modesty-pouch",)),
+                                   terms(BEN)))  # fmt: skip
     more = replace(
         base,
         acts=(replace(base.acts[0], zones=("lips", "face"), intensity=7),),
         performers=(
-            PerformerTerms(ANA),
-            PerformerTerms(BEN, doubles=Doubles(digital_replica=True)),
+            terms(ANA),
+            terms(BEN, doubles=Doubles(digital_replica=True)),
         ),
         closed_set=ClosedSet(("DP",), ("DP",), True),
     )
@@ -430,19 +438,17 @@ def test_genital_area_contact_needs_a_barrier_garment_for_each_performer() -> No
     log = sheets_in(open_sheet(), open_sheet())
     act = RiderAct(GRIND, ANA, BEN, ("thighs", "genital-area"), 3)
     one = replace(
-        with_acts(act), performers=(PerformerTerms(ANA, garments=("modesty-pouch",)),
-                                    PerformerTerms(BEN))
+        with_acts(act), performers=(terms(ANA, garments=("modesty-pouch",)),
+                                    terms(BEN))
     )  # fmt: skip
     error = refused(log, one)
     assert error.code == "no-barrier" and "for Ben, who has no barrier" in str(error)
     # A garment that is no barrier (a robe) does not count; a barrier cushion does.
     robe = replace(
-        one, performers=(one.performers[0], PerformerTerms(BEN, garments=("robe-between-takes",)))
+        one, performers=(one.performers[0], terms(BEN, garments=("robe-between-takes",)))
     )
     assert refused(log, robe).code == "no-barrier"
-    ok = replace(
-        one, performers=(one.performers[0], PerformerTerms(BEN, garments=("barrier-cushion",)))
-    )
+    ok = replace(one, performers=(one.performers[0], terms(BEN, garments=("barrier-cushion",))))
     assert log.step(IC, ok).phase is Phase.PROPOSED
     # The same act kept off the genital area has no such minimum.
     assert consent.minimum_breaches(with_acts(replace(act, zones=("thighs",)))) == []
@@ -468,8 +474,8 @@ def test_a_replica_needs_its_own_consent_statement_which_is_withdrawable_on_its_
     with_replica = replace(
         base,
         performers=(
-            PerformerTerms(ANA),
-            PerformerTerms(BEN, doubles=Doubles(digital_replica=True)),
+            terms(ANA),
+            terms(BEN, doubles=Doubles(digital_replica=True)),
         ),
     )
     error = refused(log, with_replica)
@@ -519,3 +525,24 @@ def test_reports_check_ins_and_counters_are_read_in_full_in_plain_words() -> Non
     assert words.kind(report) == "transgression report"
     sheet_words = "\n".join(words.in_words(open_sheet(notes="allergic to latex"), names))
     assert "allergic to latex" in sheet_words and "BoundarySheet" not in sheet_words
+
+
+# --- per-performer terms stay per performer ------------------------------------------------
+
+
+def test_each_performers_own_signals_are_in_the_shared_rider() -> None:
+    from client.negotiation.forms import next_rider_template, parse_rider
+
+    ana = open_sheet()
+    ben = replace(open_sheet(), signals=Signals(nonverbal="hand flat on the floor", stop="Stop"))
+    log = sheets_in(ana, ben)
+    error = refused(log, rider())  # Ben's terms carry Ana's signals
+    assert error.code == "signals" and "their signals for Ben" in str(error)
+    drafted = next_rider_template(log.state(), CALL - 120 * HOUR)
+    assert 'nonverbal = "hand flat on the floor"' in drafted and 'nonverbal = "two taps"' in drafted
+    parsed = parse_rider(fill_description(drafted), brief())
+    assert parsed.terms(BEN).signals == ben.signals and parsed.terms(ANA).signals == ana.signals
+
+
+def fill_description(text: str) -> str:
+    return text.replace('description = ""', 'description = "A kiss."')
