@@ -108,11 +108,20 @@ def report(ctx: Context, args: argparse.Namespace) -> int:
             others=args.others or "",
             anonymous_to_production=args.anonymous,
             send_to_production=args.to_production,
+            send_to_union_rep=args.to_union_rep,
         )
         return await session.send(statement)
 
     posted = in_scene(ctx, args.scene, work)
-    to = "the IC and the production contact" if args.to_production else "the IC only"
+    extra = [
+        who
+        for who, chosen in (
+            ("the production contact", args.to_production),
+            ("the union representative", args.to_union_rep),
+        )
+        if chosen
+    ]
+    to = " and ".join(["the IC", *extra]) if extra else "the IC only"
     ctx.emit(
         {
             "log_index": posted.receipt.index,
@@ -216,6 +225,12 @@ def _report_args(p: argparse.ArgumentParser) -> None:
         "--to-production",
         action="store_true",
         help="also send it to the production contact (needs --named)",
+    )
+    p.add_argument(
+        "--to-union-rep",
+        action="store_true",
+        help="also send it to the scene's union representative (anonymous or named); a report "
+        "involving the IC must go to them or the production contact too",
     )
 
 

@@ -68,18 +68,48 @@ def audience(statement: Statement, *, sender: bytes, brief: SceneBrief) -> froze
         return frozenset(readers)
     if rule == "ic":
         readers = {brief.ic, sender}
-        if isinstance(statement, TransgressionReport) and statement.send_to_production:
-            if brief.production_contact is None:
-                raise SceneRuleError(
-                    "This scene names no production contact; send the report to the IC only.",
-                    "no-production-contact",
-                )
-            readers.add(brief.production_contact.identity)
+        if isinstance(statement, TransgressionReport):
+            readers |= _report_readers(statement, brief)
         return frozenset(readers)
     assert isinstance(statement, Message)
     if not set(statement.to) <= brief.members:
         raise SceneRuleError("A message may only be sent to members of the scene.", "non-member")
     return frozenset(statement.to) | {sender}
+
+
+def _report_readers(report: TransgressionReport, brief: SceneBrief) -> set[bytes]:
+    """Beyond the IC: the production contact and the union representative, as the reporter
+    chose; a report that involves the IC never goes to the IC alone (rule set 2)."""
+    readers: set[bytes] = set()
+    if report.send_to_production:
+        if brief.production_contact is None:
+            raise SceneRuleError(
+                "This scene names no production contact; send the report to the IC only.",
+                "no-production-contact",
+            )
+        readers.add(brief.production_contact.identity)
+    if report.send_to_union_rep:
+        if brief.union_rep is None:
+            raise SceneRuleError(
+                "This scene names no union representative; send the report to the IC "
+                "(or the production contact, if you are named to it).",
+                "no-union-rep",
+            )
+        readers.add(brief.union_rep)
+    if brief.rules >= 2 and brief.ic in report.involved and not readers:
+        who = "the union representative" if brief.union_rep else "the production contact"
+        if brief.union_rep is None and brief.production_contact is None:
+            raise SceneRuleError(
+                "This report involves the IC, and the scene names no union representative or "
+                "production contact to receive it too; report it outside the scene (SAG-AFTRA "
+                "Safe Place) or ask the production to name one.",
+                "report-about-ic",
+            )
+        raise SceneRuleError(
+            f"This report involves the IC, so it never goes to the IC alone; send it to {who} too.",
+            "report-about-ic",
+        )
+    return readers
 
 
 def visible_to(viewer: bytes, events: Iterable[Event]) -> list[Event]:

@@ -329,9 +329,13 @@ class TransgressionReport(StatementBase):
     others: str = ""  # people outside the thread, described in words (crew, visitors)
     anonymous_to_production: bool = True
     send_to_production: bool = False
+    # Rule set 2: also to the scene's union representative (absent when false). An anonymous
+    # report may go to the IC or the union representative only.
+    send_to_union_rep: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.kind, "report kind", ("crossing", "violation"))
+        check_bool(self.send_to_union_rep, "send-to-union-representative flag")
         check_text(self.what, "description of what happened", LONG_TEXT, empty=False)
         check_time(self.when, "time of the incident")
         freeze(self, "involved", tuple(sorted(self.involved)))
@@ -357,11 +361,16 @@ class TransgressionReport(StatementBase):
             "others": self.others,
             "anonymous_to_production": self.anonymous_to_production,
             "send_to_production": self.send_to_production,
-        }
+        } | ({"send_to_union_rep": True} if self.send_to_union_rep else {})
 
     @classmethod
     def from_json(cls, value: Any) -> TransgressionReport:
-        r = Reader(value, "transgression report", _REPORT_FIELDS)
+        union = (
+            ("send_to_union_rep",)
+            if isinstance(value, dict) and "send_to_union_rep" in value
+            else ()
+        )
+        r = Reader(value, "transgression report", _REPORT_FIELDS + union)
         return cls(
             kind=r.raw("kind"),
             what=r.text("what", LONG_TEXT),
@@ -370,6 +379,7 @@ class TransgressionReport(StatementBase):
             others=r.text("others", LONG_TEXT),
             anonymous_to_production=r.boolean("anonymous_to_production"),
             send_to_production=r.boolean("send_to_production"),
+            send_to_union_rep=r.boolean("send_to_union_rep") if union else False,
         )
 
 

@@ -546,3 +546,21 @@ def test_each_performers_own_signals_are_in_the_shared_rider() -> None:
 
 def fill_description(text: str) -> str:
     return text.replace('description = ""', 'description = "A kiss."')
+
+
+def test_a_report_involving_the_ic_never_goes_to_the_ic_alone() -> None:
+    from client.negotiation.audience import audience
+    from client.negotiation.statements import TransgressionReport
+    from tests.negotiation.builders import PRODUCER, UNION
+
+    about_ic = TransgressionReport("violation", "The IC pressed me to agree", CALL, (IC,))
+    with pytest.raises(SceneRuleError) as caught:
+        audience(about_ic, sender=ANA, brief=brief())
+    assert caught.value.code == "report-about-ic" and "union representative" in str(caught.value)
+    with pytest.raises(SceneRuleError):
+        audience(about_ic, sender=ANA, brief=brief(union=False))  # nobody else to send it to
+    to_union = replace(about_ic, send_to_union_rep=True)  # anonymous, to the union rep
+    assert audience(to_union, sender=ANA, brief=brief()) == {IC, ANA, UNION}
+    assert UNION not in audience(rider(), sender=IC, brief=brief())  # only what is theirs
+    named = replace(about_ic, anonymous_to_production=False, send_to_production=True)
+    assert audience(named, sender=ANA, brief=brief(contact=True)) == {IC, ANA, PRODUCER}
