@@ -62,12 +62,14 @@ def audience(statement: Statement, *, sender: bytes, brief: SceneBrief) -> froze
     if rule == "everyone":
         # The IC and the performers; a union representative receives only the brief and
         # what is addressed to them (their waiver, a message, a report sent to them).
-        readers = {brief.ic, *brief.performers, sender}
+        readers = {brief.ic, *brief.performers, *brief.guardians, sender}
         if isinstance(statement, SceneBrief | Waiver):
             readers |= brief.members
         return frozenset(readers)
     if rule == "ic":
         readers = {brief.ic, sender}
+        if sender in brief.minors and not isinstance(statement, TransgressionReport):
+            readers |= set(brief.guardians_of(sender))  # a guardian reads their minor's sheet
         if isinstance(statement, TransgressionReport):
             readers |= _report_readers(statement, brief)
         return frozenset(readers)

@@ -30,30 +30,58 @@ from client.negotiation.errors import StatementError
 RULES_VERSION = 2  # the consent rule set new briefs name; see docs/negotiation.md
 # "union-rep": the scene's union representative (rule set 2): receives only what is addressed
 # to them, and alone may waive the 48-hour notice floor (statements.Waiver).
-SceneRole = Literal["performer", "ic", "union-rep"]
+# "guardian": a parent or guardian of a minor performer (rule set 2), who reads the minor's
+# sheet, accepts alongside them and may withdraw for them.
+SceneRole = Literal["performer", "ic", "union-rep", "guardian"]
 SCENE_ROLES: tuple[SceneRole, ...] = get_args(SceneRole)
 
 
 @dataclass(frozen=True, order=True)
 class Participant:
-    """A member of the scene: identity key, role in this scene, and a display name."""
+    """A member of the scene: identity key, role in this scene, and a display name.
+
+    Rule set 2: ``minor`` marks a performer under 18 (the IC marks it, the performer confirms
+    it by accepting the brief's terms); a ``guardian`` names the minor they act for in ``of``.
+    Both are absent from the bytes at their default.
+    """
 
     identity: bytes
     role: SceneRole
     name: str
+    minor: bool = False
+    of: bytes | None = None
 
     def __post_init__(self) -> None:
         check_key(self.identity, "participant identity")
         check_choice(self.role, "participant role", SCENE_ROLES)
         check_text(self.name, "participant name", 120, empty=False)
+        check_bool(self.minor, "under-18 flag")
+        if self.minor and self.role != "performer":
+            raise StatementError("Only a performer is marked as under 18.")
+        if (self.role == "guardian") != (self.of is not None):
+            raise StatementError("A guardian names the minor they act for, and only a guardian.")
+        if self.of is not None:
+            check_key(self.of, "the guardian's minor")
 
     def to_json(self) -> dict[str, Any]:
-        return {"identity": b64(self.identity), "role": self.role, "name": self.name}
+        out = {"identity": b64(self.identity), "role": self.role, "name": self.name}
+        return (
+            out
+            | ({"minor": True} if self.minor else {})
+            | ({} if self.of is None else {"of": b64(self.of)})
+        )
 
     @classmethod
     def from_json(cls, value: Any, what: str = "participant") -> Participant:
-        r = Reader(value, what, ("identity", "role", "name"))
-        return cls(r.key("identity"), r.raw("role"), r.raw("name"))
+        extra = tuple(k for k in ("minor", "of") if isinstance(value, dict) and k in value)
+        r = Reader(value, what, ("identity", "role", "name", *extra))
+        return cls(
+            r.key("identity"),
+            r.raw("role"),
+            r.raw("name"),
+            r.boolean("minor") if "minor" in extra else False,
+            r.key("of") if "of" in extra else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -100,6 +128,11 @@ class SceneBrief(StatementBase):
         if [p.role for p in self.participants].count("union-rep") > 1:
             raise StatementError("A scene has at most one union representative.")
         check_bool(self.union_agreement, "union agreement flag")
+        for g in self.participants:
+            if g.of is not None and (
+                g.of not in self.performers or not self.participant(g.of).minor
+            ):
+                raise StatementError("A guardian acts for a performer of the scene under 18.")
         if self.rules < 2 and (self.union_rep is not None or not self.union_agreement):
             raise StatementError("A union representative or its absence needs rule set 2.")
         pairs = tuple(sorted(tuple(sorted(pair)) for pair in self.pairs))
@@ -120,6 +153,17 @@ class SceneBrief(StatementBase):
     @property
     def performers(self) -> tuple[bytes, ...]:
         return tuple(p.identity for p in self.participants if p.role == "performer")
+
+    @property
+    def minors(self) -> tuple[bytes, ...]:
+        return tuple(p.identity for p in self.participants if p.minor)
+
+    def guardians_of(self, minor: bytes) -> tuple[bytes, ...]:
+        return tuple(p.identity for p in self.participants if p.of == minor)
+
+    @property
+    def guardians(self) -> tuple[bytes, ...]:
+        return tuple(p.identity for p in self.participants if p.role == "guardian")
 
     @property
     def union_rep(self) -> bytes | None:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from client.negotiation import vocabulary as vocab
+from client.negotiation.brief import SceneBrief
 from client.negotiation.rider import PerformerTerms, Rider, RiderAct
 from client.negotiation.sheet import ActAnswer, BoundarySheet, ClosedSet, Doubles, ZoneEntry
 from client.negotiation.vocabulary import Direction
@@ -433,4 +434,38 @@ def minimum_breaches(rider: Rider) -> list[Breach]:
                     Breach(person, f"act:{ra.act}", "has no barrier or modesty garment in the "
                            "rider", "no-barrier")
                 )  # fmt: skip
+    return found
+
+
+def minor_breaches(rider: Rider, brief: SceneBrief) -> list[Breach]:
+    """For a performer under 18: no nudity and no simulated sexual activity in the rider, and a
+    chaperone named in the closed set (rules against vocabulary properties, not ids)."""
+    v = vocab.load(rider.vocabulary)
+    found = []
+    for minor in brief.minors:
+        for part in rider.terms(minor).nudity:
+            found.append(Breach(minor, f"nudity:{part}", "is under 18: no nudity", "minor"))
+        for ra in rider.acts_of(minor):
+            if v.act(ra.act).simulated_sex:
+                found.append(
+                    Breach(minor, f"act:{ra.act}", "is under 18: no simulated sexual activity",
+                           "minor")
+                )  # fmt: skip
+    if brief.minors and not any("chaperone" in p.lower() for p in rider.closed_set.present):
+        found.append(
+            Breach(brief.minors[0], "present:a chaperone", "is under 18: the closed set names "
+                   "a chaperone", "no-chaperone")
+        )  # fmt: skip
+    return found
+
+
+def minor_sheet_problems(sheet: BoundarySheet) -> list[str]:
+    """What a minor's sheet may not say: nudity shown, or simulated sex other than "no"."""
+    v = vocab.load(sheet.vocabulary)
+    found = [f"nudity.{p} must be false" for p in sheet.nudity_shown]
+    found += [
+        f'acts.{a.act} must be "no"'
+        for a in sheet.acts
+        if v.act(a.act).simulated_sex and a.answer != "no"
+    ]
     return found

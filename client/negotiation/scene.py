@@ -123,6 +123,8 @@ def _check_sender(state: SceneState, event: Event, inp: Input) -> None:
             "not-union-rep", "Only the scene's union representative may waive the 48-hour "
             "notice; a performer cannot waive a contractual minimum.",
         )  # fmt: skip
+    if role == "guardian" and inp in (Input.ACCEPT, Input.WITHDRAW):
+        return  # a guardian accepts alongside their minor and may withdraw for them
     if inp in _PERFORMER_INPUTS and role != "performer":
         hint = "; the IC signs a rider by proposing it" if inp is Input.ACCEPT else ""
         raise _refuse("not-performer", f"Only a performer may send {_WHAT[inp]}{hint}.")
@@ -171,6 +173,14 @@ def set_requests(state: SceneState, event: Event) -> SceneState:
 
 def set_sheet(state: SceneState, event: Event) -> SceneState:
     assert isinstance(event.statement, BoundarySheet)
+    assert state.brief is not None
+    if state.rules >= 2 and event.sender in state.brief.minors:
+        young = consent.minor_sheet_problems(event.statement)
+        if young:
+            raise _refuse(
+                "minor", f"A performer under 18 cannot consent to nudity or simulated sexual "
+                f"activity: {'; '.join(young[:3])}.",
+            )  # fmt: skip
     wrong = consent.contradictions(event.statement) if state.rules >= 2 else []
     if wrong:
         raise _refuse(
@@ -227,12 +237,12 @@ def _check_inside_consent(state: SceneState, new: Rider) -> None:
                 "no-sheet", f"Rider version {new.version} cannot be proposed before every "
                 f"performer's boundary sheet is in; waiting for {who}.",
             )  # fmt: skip
-    minimum = consent.minimum_breaches(new)
+    minimum = consent.minimum_breaches(new) + consent.minor_breaches(new, state.brief)
     if minimum:
         raise _refuse(
-            "no-barrier", f"Rider version {new.version} breaks a minimum no one can waive: "
+            minimum[0].code, f"Rider version {new.version} breaks a minimum no one can waive: "
             f"{_names(state, minimum)}; genital-area contact needs a barrier or modesty garment "
-            "for each performer.",
+            "for each performer, and a minor no nudity or simulated sex and a chaperone.",
         )  # fmt: skip
     found = _breaches_of(state, new)
     if not found:
@@ -353,8 +363,10 @@ def add_withdrawal(state: SceneState, event: Event) -> SceneState:
     assert isinstance(w, Withdrawal)
     # An item the current rider does not hold is recorded and narrows the sheet, but it
     # blocks nothing: there is nothing to answer with a new version.
+    assert state.brief is not None
+    who = state.brief.participant(event.sender).of or event.sender  # a guardian: their minor
     blocks = current is not None and (
-        w.whole or any(consent.holds(current.rider, i, event.sender) for i in w.items)
+        w.whole or any(consent.holds(current.rider, i, who) for i in w.items)
     )
     record = WithdrawalRecord(
         sent=_sent(event),

@@ -183,11 +183,12 @@ class SceneState:
 
     @property
     def waiting_for(self) -> tuple[bytes, ...]:
-        """Performers who have not accepted the current version yet."""
-        if self.current is None:
+        """Performers (and a minor's guardians) who have not accepted the current version."""
+        if self.current is None or self.brief is None:
             return ()
         done = self.accepted(self.current.rider.version)
-        return tuple(p for p in self.performers if p not in done)
+        signers = (*self.performers, *self.brief.guardians)
+        return tuple(p for p in signers if p not in done)
 
     @property
     def open_withdrawals(self) -> tuple[WithdrawalRecord, ...]:
@@ -201,10 +202,12 @@ class SceneState:
         sheet = next((s for s in self.sheets if s.sender == performer), None)
         since = -1 if sheet is None else sheet.index
         replica = self.replica(performer)
+        # A minor's guardian may withdraw for them.
+        speakers = {performer, *(() if self.brief is None else self.brief.guardians_of(performer))}
         return frozenset(
             item
             for w in self.withdrawals
-            if w.sent.sender == performer and w.sent.index > since and not w.by_sheet
+            if w.sent.sender in speakers and w.sent.index > since and not w.by_sheet
             for item in w.items
             # A newer replica consent re-grants the replica, as a newer sheet does the rest.
             if not (item == "digital-replica" and replica is not None)

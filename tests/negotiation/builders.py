@@ -17,7 +17,7 @@ IC, ANA, BEN, CLEO, OUTSIDER, PRODUCER, UNION = (bytes([i]) * 32 for i in range(
 NAMES = {IC: "Irene (IC)", ANA: "Ana", BEN: "Ben", CLEO: "Cleo", OUTSIDER: "Oscar", UNION: "Uma"}
 ROLES = {
     IC: "ic", ANA: "performer", BEN: "performer", CLEO: "performer", OUTSIDER: "performer",
-    UNION: "union-rep",
+    UNION: "union-rep", bytes([9]) * 32: "guardian",
 }  # fmt: skip
 HOUR = 3600
 DAY = 24 * HOUR

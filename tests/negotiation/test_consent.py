@@ -564,3 +564,67 @@ def test_a_report_involving_the_ic_never_goes_to_the_ic_alone() -> None:
     assert UNION not in audience(rider(), sender=IC, brief=brief())  # only what is theirs
     named = replace(about_ic, anonymous_to_production=False, send_to_production=True)
     assert audience(named, sender=ANA, brief=brief(contact=True)) == {IC, ANA, PRODUCER}
+
+
+# --- minors and guardians -----------------------------------------------------------------
+
+GUARDIAN = bytes([9]) * 32
+
+
+def minor_brief() -> SceneBrief:
+    from client.negotiation.brief import Participant
+
+    b = brief()
+    people = [replace(p, minor=True) if p.identity == ANA else p for p in b.participants] + [
+        Participant(GUARDIAN, "guardian", "Gina (Ana's mother)", of=ANA)
+    ]
+    return replace(b, participants=tuple(people))
+
+
+def minor_log() -> Log:
+    log = Log()
+    log.add(IC, minor_brief())
+    return log
+
+
+def test_a_minors_sheet_may_not_hold_nudity_or_simulated_sex() -> None:
+    log = minor_log()
+    error = refused(log, open_sheet(), ANA)
+    assert error.code == "minor" and "under 18" in str(error)
+    young = sheet(yes=[KISS, "holding-hands"])
+    assert log.step(ANA, young).sheet(ANA) == young
+
+
+def test_a_minors_rider_holds_no_nudity_no_simulated_sex_and_names_a_chaperone() -> None:
+    from client.negotiation.statements import Withdrawal as W
+
+    log = minor_log()
+    present = ClosedSet(("chaperone: Gina",))
+    log.add(ANA, replace(sheet(yes=[KISS, "holding-hands"]), closed_set=present))
+    log.add(BEN, replace(open_sheet(), closed_set=present))
+    plain = rider(acts=[("holding-hands", ANA, BEN)], zones=("hands",))
+    assert refused(log, plain).code == "no-chaperone"
+    error = str(refused(log, plain))
+    assert "a chaperone" in error
+    chaperoned = replace(plain, closed_set=ClosedSet(("chaperone: Gina",)))
+    nude = replace(chaperoned, performers=(terms(ANA, ("bare-back",)), terms(BEN)))
+    assert "nudity: bare back for Ana, who is under 18" in str(refused(log, nude))
+    # Agreed only with both the minor's and the guardian's acceptance.
+    log.add(IC, chaperoned)
+    log.add(ANA, accept(chaperoned))
+    log.add(BEN, accept(chaperoned))
+    assert log.state().phase is Phase.PROPOSED and log.state().waiting_for == (GUARDIAN,)
+    state = log.step(GUARDIAN, accept(chaperoned))
+    assert state.phase is Phase.AGREED
+    # The guardian may withdraw for the minor; it sticks as the minor's.
+    state = log.step(GUARDIAN, W(whole=False, items=("act:holding-hands",)))
+    assert state.phase is Phase.WITHDRAWN and "act:holding-hands" in state.withdrawn(ANA)
+
+
+def test_the_guardian_reads_the_minors_sheet_and_no_partner_does() -> None:
+    from client.negotiation.audience import audience
+
+    b = minor_brief()
+    assert audience(sheet(), sender=ANA, brief=b) == {IC, ANA, GUARDIAN}
+    assert audience(sheet(), sender=BEN, brief=b) == {IC, BEN}
+    assert GUARDIAN in audience(rider(), sender=IC, brief=b)
