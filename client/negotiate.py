@@ -188,6 +188,7 @@ class SceneSession:
             raise SceneError(f"No performer can be named in the brief: {detail}.")
         me = Participant(self.me, "ic", self.profile.history.name)
         fields = draft.__dict__ | changes
+        performers = _mark_minors(performers, fields.pop("minors"), fields.pop("guardians"))
         brief = SceneBrief(participants=(me, *performers), **fields)
         await self.send(brief)
         return brief
@@ -324,13 +325,36 @@ class Draft:
     valid_until: int
     description: str = ""
     union_agreement: bool = True  # False: the production is not under a union agreement
+    minors: tuple[str, ...] = ()  # names of performers under 18
+    guardians: tuple[tuple[str, str], ...] = ()  # (guardian's name, their minor's name)
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.__dict__)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Draft:
-        return cls(**json.loads(data))
+        value = json.loads(data)
+        value["minors"] = tuple(value.get("minors", ()))
+        value["guardians"] = tuple(tuple(g) for g in value.get("guardians", ()))
+        return cls(**value)
+
+
+def _mark_minors(
+    people: list[Participant], minors: Iterable[str], guardians: Iterable[tuple[str, str]]
+) -> list[Participant]:
+    """The IC's marks on the admitted joiners: who is under 18, who is whose guardian."""
+    by_name = {p.name.casefold(): p for p in people}
+    for name in [*minors, *(n for pair in guardians for n in pair)]:
+        if name.casefold() not in by_name:
+            raise SceneError(f"{name} has not joined the scene; invite them first.")
+    young = {by_name[n.casefold()].identity for n in minors}
+    of = {by_name[g.casefold()].identity: by_name[m.casefold()].identity for g, m in guardians}
+    return [
+        Participant(p.identity, "guardian", p.name, of=of[p.identity])
+        if p.identity in of
+        else Participant(p.identity, p.role, p.name, minor=p.identity in young)
+        for p in people
+    ]
 
 
 async def ensure_registered(profile: Profile, relay: RelayClient) -> None:

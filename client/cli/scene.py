@@ -133,6 +133,13 @@ def scene_brief(ctx: Context, args: argparse.Namespace) -> int:
     }
     if args.description is not None:
         changes["description"] = args.description
+    if args.minor:
+        changes["minors"] = tuple(args.minor)
+    if args.guardian:
+        pairs = [g.partition("=") for g in args.guardian]
+        if any(not g or not m for g, _, m in pairs):
+            raise UsageError("--guardian takes GUARDIAN=MINOR, the two names as they joined.")
+        changes["guardians"] = tuple((g, m) for g, _, m in pairs)
 
     async def work(session: SceneSession) -> Any:
         ic_only(session, "send the brief")
@@ -225,6 +232,20 @@ def _brief_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--valid-from", help="a new start of the consent date range")
     p.add_argument("--valid-until", help="a new end of the consent date range")
     p.add_argument("--description", help="a new description of the scene")
+    p.add_argument(
+        "--minor",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a performer under 18 (no nudity or simulated sex; a guardian must accept too)",
+    )
+    p.add_argument(
+        "--guardian",
+        action="append",
+        default=[],
+        metavar="GUARDIAN=MINOR",
+        help="a joiner who is a parent or guardian of a minor performer of the scene",
+    )
 
 
 def _requests_args(p: argparse.ArgumentParser) -> None:

@@ -444,17 +444,18 @@ def minor_breaches(rider: Rider, brief: SceneBrief) -> list[Breach]:
     found = []
     for minor in brief.minors:
         for part in rider.terms(minor).nudity:
-            found.append(Breach(minor, f"nudity:{part}", "is under 18: no nudity", "minor"))
+            none = "is under 18, so none is allowed"
+            found.append(Breach(minor, f"nudity:{part}", none, "minor"))
         for ra in rider.acts_of(minor):
             if v.act(ra.act).simulated_sex:
                 found.append(
-                    Breach(minor, f"act:{ra.act}", "is under 18: no simulated sexual activity",
+                    Breach(minor, f"act:{ra.act}", "is under 18, so no simulated sex is allowed",
                            "minor")
                 )  # fmt: skip
     if brief.minors and not any("chaperone" in p.lower() for p in rider.closed_set.present):
         found.append(
-            Breach(brief.minors[0], "present:a chaperone", "is under 18: the closed set names "
-                   "a chaperone", "no-chaperone")
+            Breach(brief.minors[0], "present:a chaperone", "is under 18, so the closed set "
+                   "must name one", "no-chaperone")
         )  # fmt: skip
     return found
 

@@ -241,8 +241,7 @@ def _check_inside_consent(state: SceneState, new: Rider) -> None:
     if minimum:
         raise _refuse(
             minimum[0].code, f"Rider version {new.version} breaks a minimum no one can waive: "
-            f"{_names(state, minimum)}; genital-area contact needs a barrier or modesty garment "
-            "for each performer, and a minor no nudity or simulated sex and a chaperone.",
+            f"{_names(state, minimum)}; these minimums hold whatever anyone agrees.",
         )  # fmt: skip
     found = _breaches_of(state, new)
     if not found:
