@@ -1046,6 +1046,77 @@ def build_requests() -> dict[str, dict[str, Any]]:
     return out
 
 
+# --- scene statements of rule set 2 (docs/negotiation.md) ----------------------------------------
+
+
+def build_statements() -> dict[str, dict[str, Any]]:
+    """Each statement format rule set 2 added or extended: its canonical plaintext and hash.
+    The scene envelope wraps it as ``{"purpose": tag, "statement": {...}}`` (docs/protocol.md)."""
+    from client.negotiation import statements as st
+    from client.negotiation.brief import Participant
+    from client.negotiation.rider import PerformerTerms, RiderAct
+    from client.negotiation.sheet import ClosedSet, Signals
+
+    def key(name: str) -> bytes:
+        return bytes(identity_key(name).verify_key)
+
+    ic, ana, ben, gina, uma = (key(n) for n in ("ines", "ana", "ben", "gina", "uma"))
+    call = T0 + 30 * DAY
+    brief = st.SceneBrief(
+        title="The Lighthouse", scene="12", pages="31-33", call_time=call,
+        valid_from=call - 30 * DAY, valid_until=call + 30 * DAY,
+        participants=(
+            Participant(ic, "ic", "Ines"), Participant(ana, "performer", "Ana", minor=True),
+            Participant(ben, "performer", "Ben"), Participant(gina, "guardian", "Gina", of=ana),
+            Participant(uma, "union-rep", "Uma"),
+        ),
+        union_agreement=False,
+    )  # fmt: skip
+    signals = {p: Signals(nonverbal=f"two taps ({n})") for p, n in ((ana, "Ana"), (ben, "Ben"))}
+    rider = st.Rider(
+        version=1, previous=None, pages="31-33", description="A kiss on the hand at the door.",
+        call_time=call, valid_from=call - 30 * DAY, valid_until=call + 30 * DAY,
+        acts=(RiderAct("holding-hands", ana, ben, ("hands",), 3, ask_first=True,
+                       discussed="Discussed with Ana and Gina on Monday."),),
+        performers=(PerformerTerms(ana, signals=signals[ana]),
+                    PerformerTerms(ben, garments=("barrier-cushion",), signals=signals[ben])),
+        signals=Signals(nonverbal="each performer's own, in their terms"),
+        closed_set=ClosedSet(("chaperone",)),
+    )  # fmt: skip
+    cases: dict[str, Any] = {
+        "scene-brief-rule-set-2": brief,
+        "rider-markers-and-signals": rider,
+        "waiver": st.Waiver(1, rider.hash, "Schedule moved by the studio; all agreed in person."),
+        "replica-consent": st.ReplicaConsent(
+            "A face scan for the two storm shots, this film only."
+        ),
+        "filmed-with-notice": st.FilmedMark(
+            1,
+            rider.hash,
+            ("holding-hands",),
+            "takes 1-3",
+            ("Rider version 1 was agreed 30.0 hours before call time.",),
+        ),
+        "report-to-union-rep": st.TransgressionReport(
+            "crossing",
+            "The take ran on after the slow word.",
+            call,
+            (ic,),
+            send_to_union_rep=True,
+        ),
+    }
+    out = {}
+    for stem, statement in cases.items():
+        plaintext = statement.to_bytes()
+        out[stem] = {
+            "kind": "statement",
+            "purpose": statement.PURPOSE,
+            "plaintext": plaintext.decode("utf-8"),
+            "sha256_hex": hashlib.sha256(plaintext).hexdigest(),
+        }
+    return out
+
+
 # --- writing and checking -----------------------------------------------------------------------
 
 
@@ -1070,12 +1141,14 @@ def build_all() -> dict[str, bytes]:
         files[f"identity/invalid/{stem}.json"] = render(vector)
     for stem, vector in build_requests().items():
         files[f"request/valid/{stem}.json"] = render(vector)
+    for stem, vector in build_statements().items():
+        files[f"statement/valid/{stem}.json"] = render(vector)
     return files
 
 
 def existing_files() -> set[str]:
     found = set()
-    for group in ("envelope", "identity", "request"):
+    for group in ("envelope", "identity", "request", "statement"):
         for path in (HERE / group).glob("*/*.json"):
             found.add(path.relative_to(HERE).as_posix())
     return found
