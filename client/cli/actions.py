@@ -14,6 +14,7 @@ from client.negotiation.statements import (
     CHECK_IN_STATUSES,
     CheckIn,
     FilmedMark,
+    ReGrant,
     ReplicaConsent,
     TransgressionReport,
     Withdrawal,
@@ -135,6 +136,26 @@ def report(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def regrant(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> Any:
+        brief_of(session)
+        return await session.send(ReGrant(tuple(args.item), args.note or ""))
+
+    posted = in_scene(ctx, args.scene, work)
+    ctx.emit(
+        {"regranted": list(args.item), "log_index": posted.receipt.index},
+        f"Sent your re-grant of {', '.join(args.item)} to the IC only (log index "
+        f"{posted.receipt.index}); the IC may now include it again in a new version.",
+    )
+    return 0
+
+
+def _regrant_args(p: argparse.ArgumentParser) -> None:
+    scene_arg(p)
+    p.add_argument("--item", action="append", required=True, help="an item you withdrew; repeat")
+    p.add_argument("--note", help="anything to add for the IC")
+
+
 def replica(ctx: Context, args: argparse.Namespace) -> int:
     async def work(session: SceneSession) -> Any:
         brief_of(session)
@@ -248,6 +269,14 @@ for _command in [
         "IC: mark the current, agreed rider version filmed (listed acts, or the whole scene).",
         "closedset filmed scene-12 --shots 'takes 1-4, wide and close'",
         _filmed_args,
+    ),
+    Command(
+        ("regrant",),
+        regrant,
+        "Say yes again to items you withdrew (a withdrawal sticks until you do, or re-send "
+        "your sheet).",
+        "closedset regrant lighthouse --item act:kissing-neck:receiving",
+        _regrant_args,
     ),
     Command(
         ("replica",),

@@ -34,6 +34,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReGrant,
     ReplicaConsent,
     SceneClose,
     TransgressionReport,
@@ -58,6 +59,7 @@ class Input(StrEnum):
     WITHDRAW = "withdraw"  # the whole rider or listed items; always recorded
     CHECK_IN = "check-in"  # the aftercare check-in
     REPLICA = "replica"  # consent to a digital replica, with the intended use (rule set 2)
+    REGRANT = "re-grant"  # yes again to withdrawn items (rule set 2)
     # from the union representative
     WAIVER = "waiver"  # the 48-hour floor waived for version N, with the reason
     # from any member
@@ -72,11 +74,12 @@ _INPUT_OF: dict[type, Input] = {
     FilmedMark: Input.FILMED, SceneClose: Input.CLOSE, BoundarySheet: Input.SHEET,
     Acceptance: Input.ACCEPT, Counter: Input.COUNTER, Withdrawal: Input.WITHDRAW,
     CheckIn: Input.CHECK_IN, TransgressionReport: Input.REPORT, Message: Input.MESSAGE,
-    Waiver: Input.WAIVER, ReplicaConsent: Input.REPLICA,
+    Waiver: Input.WAIVER, ReplicaConsent: Input.REPLICA, ReGrant: Input.REGRANT,
 }  # fmt: skip
 _IC_INPUTS = {Input.BRIEF, Input.REQUESTS, Input.RIDER, Input.FILMED, Input.CLOSE}
 _PERFORMER_INPUTS = {
     Input.SHEET, Input.ACCEPT, Input.COUNTER, Input.WITHDRAW, Input.CHECK_IN, Input.REPLICA,
+    Input.REGRANT,
 }  # fmt: skip
 _WHAT = {
     Input.BRIEF: "a revised scene brief", Input.REQUESTS: "the director's requests",
@@ -85,6 +88,7 @@ _WHAT = {
     Input.WITHDRAW: "a withdrawal", Input.CHECK_IN: "a check-in",
     Input.REPORT: "a transgression report", Input.MESSAGE: "a message", Input.EXPIRE: "expiry",
     Input.WAIVER: "a waiver of the 48-hour notice", Input.REPLICA: "a replica consent",
+    Input.REGRANT: "a re-grant",
 }  # fmt: skip
 
 
@@ -123,7 +127,7 @@ def _check_sender(state: SceneState, event: Event, inp: Input) -> None:
             "not-union-rep", "Only the scene's union representative may waive the 48-hour "
             "notice; a performer cannot waive a contractual minimum.",
         )  # fmt: skip
-    if role == "guardian" and inp in (Input.ACCEPT, Input.WITHDRAW):
+    if role == "guardian" and inp in (Input.ACCEPT, Input.WITHDRAW, Input.REGRANT):
         return  # a guardian accepts alongside their minor and may withdraw for them
     if inp in _PERFORMER_INPUTS and role != "performer":
         hint = "; the IC signs a rider by proposing it" if inp is Input.ACCEPT else ""
@@ -448,6 +452,10 @@ def _check_notice_floor(state: SceneState, mark: FilmedMark) -> None:
         )  # fmt: skip
 
 
+def add_regrant(state: SceneState, event: Event) -> SceneState:
+    return replace(state, regrants=(*state.regrants, _sent(event)))
+
+
 def add_replica_consent(state: SceneState, event: Event) -> SceneState:
     return replace(state, replica_consents=(*state.replica_consents, _sent(event)))
 
@@ -676,6 +684,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.DRAFT, I.ACCEPT):        (refuse_no_rider, P.DRAFT),
     (P.DRAFT, I.FILMED):        (refuse_no_rider, P.DRAFT),
     (P.DRAFT, I.WITHDRAW):      (add_withdrawal, P.DRAFT),
+    (P.DRAFT, I.REGRANT):       (add_regrant, P.DRAFT),
     (P.DRAFT, I.CHECK_IN):      (add_check_in, P.DRAFT),
     (P.DRAFT, I.REPLICA):       (add_replica_consent, P.DRAFT),
     (P.DRAFT, I.REPORT):        (add_report, P.DRAFT),
@@ -689,6 +698,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.SHEETS_IN, I.ACCEPT):    (refuse_no_rider, P.SHEETS_IN),
     (P.SHEETS_IN, I.FILMED):    (refuse_no_rider, P.SHEETS_IN),
     (P.SHEETS_IN, I.WITHDRAW):  (add_withdrawal, P.SHEETS_IN),
+    (P.SHEETS_IN, I.REGRANT):   (add_regrant, P.SHEETS_IN),
     (P.SHEETS_IN, I.CHECK_IN):  (add_check_in, P.SHEETS_IN),
     (P.SHEETS_IN, I.REPLICA):   (add_replica_consent, P.SHEETS_IN),
     (P.SHEETS_IN, I.REPORT):    (add_report, P.SHEETS_IN),
@@ -704,6 +714,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.PROPOSED, I.COUNTER):    (add_counter, P.PROPOSED),
     (P.PROPOSED, I.FILMED):     (refuse_not_agreed, P.PROPOSED),
     (P.PROPOSED, I.WITHDRAW):   (add_withdrawal, _held(P.PROPOSED)),
+    (P.PROPOSED, I.REGRANT):    (add_regrant, P.PROPOSED),
     (P.PROPOSED, I.CHECK_IN):   (add_check_in, P.PROPOSED),
     (P.PROPOSED, I.REPLICA):    (add_replica_consent, P.PROPOSED),
     (P.PROPOSED, I.REPORT):     (add_report, P.PROPOSED),
@@ -720,6 +731,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AGREED, I.COUNTER):      (add_counter, P.AGREED),
     (P.AGREED, I.FILMED):       (add_filmed, P.FILMED),
     (P.AGREED, I.WITHDRAW):     (add_withdrawal, _held(P.AGREED)),
+    (P.AGREED, I.REGRANT):      (add_regrant, P.AGREED),
     (P.AGREED, I.CHECK_IN):     (add_check_in, P.AGREED),
     (P.AGREED, I.REPLICA):      (add_replica_consent, P.AGREED),
     (P.AGREED, I.REPORT):       (add_report, P.AGREED),
@@ -737,6 +749,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AMENDED, I.COUNTER):     (add_counter, P.AMENDED),
     (P.AMENDED, I.FILMED):      (refuse_not_agreed, P.AMENDED),
     (P.AMENDED, I.WITHDRAW):    (add_withdrawal, _held(P.AMENDED)),
+    (P.AMENDED, I.REGRANT):     (add_regrant, P.AMENDED),
     (P.AMENDED, I.CHECK_IN):    (add_check_in, P.AMENDED),
     (P.AMENDED, I.REPLICA):     (add_replica_consent, P.AMENDED),
     (P.AMENDED, I.REPORT):      (add_report, P.AMENDED),
@@ -753,6 +766,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.WITHDRAWN, I.COUNTER):   (add_counter, P.WITHDRAWN),
     (P.WITHDRAWN, I.FILMED):    (refuse_withdrawn, P.WITHDRAWN),
     (P.WITHDRAWN, I.WITHDRAW):  (add_withdrawal, P.WITHDRAWN),
+    (P.WITHDRAWN, I.REGRANT):   (add_regrant, P.WITHDRAWN),
     (P.WITHDRAWN, I.CHECK_IN):  (add_check_in, P.WITHDRAWN),
     (P.WITHDRAWN, I.REPLICA):   (add_replica_consent, P.WITHDRAWN),
     (P.WITHDRAWN, I.REPORT):    (add_report, P.WITHDRAWN),
@@ -769,6 +783,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.EXPIRED, I.COUNTER):     (add_counter, P.EXPIRED),
     (P.EXPIRED, I.FILMED):      (refuse_expired, P.EXPIRED),
     (P.EXPIRED, I.WITHDRAW):    (add_withdrawal, P.EXPIRED),
+    (P.EXPIRED, I.REGRANT):     (add_regrant, P.EXPIRED),
     (P.EXPIRED, I.CHECK_IN):    (add_check_in, P.EXPIRED),
     (P.EXPIRED, I.REPLICA):     (add_replica_consent, P.EXPIRED),
     (P.EXPIRED, I.REPORT):      (add_report, P.EXPIRED),
@@ -782,6 +797,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.FILMED, I.ACCEPT):       (add_acceptance, P.FILMED),
     (P.FILMED, I.FILMED):       (add_filmed, P.FILMED),
     (P.FILMED, I.WITHDRAW):     (add_withdrawal, P.FILMED),
+    (P.FILMED, I.REGRANT):      (add_regrant, P.FILMED),
     (P.FILMED, I.CHECK_IN):     (add_check_in, P.FILMED),
     (P.FILMED, I.REPORT):       (add_report, P.FILMED),
     (P.FILMED, I.MESSAGE):      (add_message, P.FILMED),

@@ -19,6 +19,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReGrant,
     ReplicaConsent,
     SceneClose,
     Statement,
@@ -145,6 +146,7 @@ class SceneState:
     messages: tuple[Sent[Message], ...] = ()
     waivers: tuple[Sent[Waiver], ...] = ()
     replica_consents: tuple[Sent[ReplicaConsent], ...] = ()
+    regrants: tuple[Sent[ReGrant], ...] = ()
     closed: Sent[SceneClose] | None = None
     refused: tuple[Refusal, ...] = ()
     history: tuple[Step, ...] = ()
@@ -204,13 +206,22 @@ class SceneState:
         replica = self.replica(performer)
         # A minor's guardian may withdraw for them.
         speakers = {performer, *(() if self.brief is None else self.brief.guardians_of(performer))}
+
+        def regranted(item: str, after: int) -> bool:
+            return any(
+                g.sender in speakers and g.index > after and item in g.statement.items
+                for g in self.regrants
+            )
+
         return frozenset(
             item
             for w in self.withdrawals
             if w.sent.sender in speakers and w.sent.index > since and not w.by_sheet
             for item in w.items
-            # A newer replica consent re-grants the replica, as a newer sheet does the rest.
+            # A newer replica consent re-grants the replica, as a newer sheet does the rest;
+            # an explicit re-grant names the items.
             if not (item == "digital-replica" and replica is not None)
+            and not regranted(item, w.sent.index)
         )
 
     def replica(self, performer: bytes) -> Sent[ReplicaConsent] | None:

@@ -56,6 +56,7 @@ __all__ = [
     "Message",
     "Participant",
     "PerformerTerms",
+    "ReGrant",
     "ReplicaConsent",
     "Rider",
     "RiderAct",
@@ -185,6 +186,35 @@ class Withdrawal(StatementBase):
             reason=r.opt_text("reason", LONG_TEXT),
             vocabulary=r.integer("vocabulary", 1, 1_000),
         )
+
+
+@dataclass(frozen=True)
+class ReGrant(StatementBase):
+    """A performer says yes again to items they withdrew (rule set 2): a withdrawal sticks
+    until a newer sheet or this. It cannot go beyond their sheet. IC only."""
+
+    PURPOSE: ClassVar[str] = "closedset/re-grant/v1"
+
+    items: tuple[str, ...]
+    note: str = ""
+    vocabulary: int = vocab.CURRENT_VERSION
+
+    def __post_init__(self) -> None:
+        freeze(self, "items", tuple(sorted(self.items)))
+        check_unique(self.items, "re-granted items")
+        if not self.items:
+            raise StatementError("A re-grant names at least one item you withdrew.")
+        for item in self.items:
+            check_item(item, vocab.load(self.vocabulary))
+        check_text(self.note, "note", LONG_TEXT)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"vocabulary": self.vocabulary, "items": list(self.items), "note": self.note}
+
+    @classmethod
+    def from_json(cls, value: Any) -> ReGrant:
+        r = Reader(value, "re-grant", ("vocabulary", "items", "note"))
+        return cls(r.strings("items"), r.text("note", LONG_TEXT), r.integer("vocabulary", 1, 1_000))
 
 
 @dataclass(frozen=True)
@@ -455,6 +485,7 @@ Statement = (
     | SceneClose
     | Waiver
     | ReplicaConsent
+    | ReGrant
 )
 
 TYPES: dict[str, type[Statement]] = {
@@ -474,6 +505,7 @@ TYPES: dict[str, type[Statement]] = {
         SceneClose,
         Waiver,
         ReplicaConsent,
+        ReGrant,
     )
 }
 PURPOSES: tuple[str, ...] = tuple(TYPES)

@@ -18,6 +18,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReGrant,
     ReplicaConsent,
     SceneClose,
     Statement,
@@ -32,7 +33,7 @@ KIND_WORDS: dict[type, str] = {
     Counter: "counter", Withdrawal: "withdrawal", FilmedMark: "filmed mark",
     CheckIn: "aftercare check-in", TransgressionReport: "transgression report",
     Message: "message", SceneClose: "scene close", Waiver: "waiver of the 48-hour notice",
-    ReplicaConsent: "digital replica consent",
+    ReplicaConsent: "digital replica consent", ReGrant: "re-grant",
 }  # fmt: skip
 
 
@@ -113,6 +114,10 @@ def in_words(statement: Statement, name: Callable[[bytes], str]) -> list[str]:
         return [f"waives the 48-hour notice for rider version {s.version}: {s.reason}"]
     if isinstance(s, ReplicaConsent):
         return [f"consents to a digital replica for this use: {s.use}"]
+    if isinstance(s, ReGrant):
+        return [f"says yes again to {', '.join(describe(i) for i in s.items)}"] + (
+            [f"note: {s.note}"] if s.note else []
+        )
     if isinstance(s, SceneClose):
         return [f"closes the scene: {s.reason}"]
     if isinstance(s, SceneRequests):

@@ -17,6 +17,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReGrant,
     ReplicaConsent,
     SceneClose,
     Statement,
@@ -42,6 +43,7 @@ KINDS: dict[type, str] = {
     SceneClose: "close",
     Waiver: "waiver",
     ReplicaConsent: "replica-consent",
+    ReGrant: "re-grant",
 }
 
 
@@ -76,7 +78,8 @@ def summary(statement: Statement, names: Names) -> str:
         return f"rider version {s.version}: {len(s.acts)} acts, call {show_time(s.call_time)}"
     if isinstance(s, Acceptance):
         return f"accepts rider version {s.version}"
-    if isinstance(s, Counter | CheckIn | TransgressionReport | Message | Waiver | ReplicaConsent):
+    full = (Counter, CheckIn, TransgressionReport, Message, Waiver, ReplicaConsent, ReGrant)
+    if isinstance(s, full):
         # Read in full by whoever may open it: never cut short (the IC follows up on these).
         return f"{words.kind(s)}: " + "; ".join(words.in_words(s, names))
     if isinstance(s, Withdrawal):

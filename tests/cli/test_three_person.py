@@ -105,6 +105,9 @@ def story(relay: str, tmp: Path, clock: Any) -> CliScene:
     assert s.status(s["Cleo"])["phase"] == "filmed"
     s["Cleo"].cli("checkin", s.mine, "--status", "ok")
     s["Ben"].cli("report", s.mine, "--kind", "crossing", "--what", f"{BEN_SECRET} in take 2")
+    # Cleo says yes again to holding hands with an explicit re-grant: it may be drafted again.
+    s["Cleo"].cli("regrant", s.mine, "--item", f"act:{HANDS}")
+    assert "Cleo" not in s.status()["still_withdrawn"]
     return s
 
 

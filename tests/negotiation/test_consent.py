@@ -246,6 +246,18 @@ def test_a_newer_sheet_re_grants_a_withdrawn_item() -> None:
     assert log.step(IC, v3).phase is Phase.AMENDED
 
 
+def test_an_explicit_re_grant_lets_a_withdrawn_item_back_in() -> None:
+    from client.negotiation.statements import ReGrant
+
+    log, r1 = withdrawn_log()
+    v2 = rider(2, r1, acts=[(KISS, ANA, BEN)], zones=())
+    log.add(IC, v2)
+    log.add(ANA, ReGrant(("act:holding-hands",), "Talked it over; yes again."))
+    assert "act:holding-hands" not in log.state().withdrawn(ANA)
+    v3 = rider(3, v2, acts=[(KISS, ANA, BEN), ("holding-hands", ANA, BEN)], zones=())
+    assert log.step(IC, v3).phase is Phase.AMENDED
+
+
 def test_the_template_never_drafts_a_withdrawn_item() -> None:
     log, r1 = withdrawn_log()
     drafted = consent.clamp(r1, log.state().consents())

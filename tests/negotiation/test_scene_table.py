@@ -16,6 +16,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReGrant,
     ReplicaConsent,
     SceneClose,
     Statement,
@@ -105,6 +106,7 @@ def statement_for(inp: Input, log: Log) -> tuple[bytes, Statement]:
         Input.CHECK_IN: lambda: (ANA, CheckIn("ok")),
         Input.REPORT: lambda: (ANA, TransgressionReport("crossing", "a hand slipped", CALL)),
         Input.MESSAGE: lambda: (ANA, Message((IC,), "hello")),
+        Input.REGRANT: lambda: (ANA, ReGrant(("act:closed-mouth-kissing-lips",))),
         Input.REPLICA: lambda: (
             ANA,
             ReplicaConsent("A digital double for the two wide shots only."),

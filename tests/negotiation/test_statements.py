@@ -17,6 +17,7 @@ from client.negotiation.statements import (
     Counter,
     FilmedMark,
     Message,
+    ReGrant,
     ReplicaConsent,
     SceneClose,
     TransgressionReport,
@@ -36,6 +37,7 @@ EXAMPLES = [
     TransgressionReport("crossing", "a hand slipped", CALL, (BEN,)), Message((IC,), "hello"),
     SceneClose("wrapped"), Waiver(1, rider().hash, "re-scheduled by the studio, agreed by all"),
     ReplicaConsent("Body scan for the fall in scene 12, this production only, deleted after."),
+    ReGrant(("act:kissing-neck:receiving",), "I am fine with it again."),
 ]  # fmt: skip
 # Optional fields of rule set 2, present only when set (absent, they leave old bytes as signed).
 EXAMPLES_V2 = [
@@ -139,3 +141,14 @@ def test_a_sheet_must_answer_every_act_in_every_direction() -> None:
 def test_an_anonymous_report_cannot_go_to_the_production_directly() -> None:
     with pytest.raises(StatementError, match="signature names you"):
         TransgressionReport("violation", "x", CALL, send_to_production=True)
+
+
+def test_every_statement_type_is_known_to_every_table_that_names_kinds() -> None:
+    from client.evidence.export import KINDS as EXPORTED
+    from client.negotiation.scene import _INPUT_OF
+    from client.negotiation.statements import TYPES
+    from client.negotiation.words import KIND_WORDS
+    from client.views.thread import KINDS
+
+    for cls in TYPES.values():
+        assert cls in KINDS and cls in KIND_WORDS and cls in _INPUT_OF and cls in EXPORTED, cls

@@ -1087,6 +1087,7 @@ def build_statements() -> dict[str, dict[str, Any]]:
         "scene-brief-rule-set-2": brief,
         "rider-markers-and-signals": rider,
         "waiver": st.Waiver(1, rider.hash, "Schedule moved by the studio; all agreed in person."),
+        "re-grant": st.ReGrant(("act:holding-hands",), "Talked it over with Ines; yes again."),
         "replica-consent": st.ReplicaConsent(
             "A face scan for the two storm shots, this film only."
         ),
