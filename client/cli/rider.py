@@ -23,8 +23,10 @@ from client.errors import ClientError, UsageError
 from client.negotiate import SceneSession
 from client.negotiation import consent
 from client.negotiation._strict import b64
-from client.negotiation.forms import next_rider_template, parse_rider
+from client.negotiation.forms import next_rider_template
 from client.negotiation.rider import Rider, RiderAct
+from client.negotiation.rider_form import parse_rider_with_annexes
+from client.negotiation.scene import Event, step
 from client.negotiation.statements import Acceptance, Counter
 from client.views import papers
 from client.views.diff import diff
@@ -42,6 +44,7 @@ def _rider(session: SceneSession, version: int | None) -> tuple[Rider, Names, li
     """Rider ``version`` (default: the current one), names, and who accepted it."""
     state = session.state()
     current = current_version(session)
+    # The viewer's own private annex (and, for the IC, every annex) read into the terms.
     known = papers.versions_of(state)
     wanted = current.rider.version if version is None else version
     if wanted not in known:
@@ -86,8 +89,18 @@ def propose(ctx: Context, args: argparse.Namespace) -> int:
     async def work(session: SceneSession) -> dict[str, Any]:
         ic_only(session, "propose a rider")
         brief = brief_of(session)
-        rider = parse_rider(text, brief, filename=args.file)
+        rider, annexes = parse_rider_with_annexes(text, brief, filename=args.file)
         before = session.state().current
+        # The annexes go first; check the rider with them before anything is sent, so a
+        # refused rider sends nothing at all.
+        await session.sync()
+        state = session.state()
+        at, index = session.now(), session.cache_size()
+        for n, statement in enumerate([*annexes, rider]):
+            event = Event(session.me, "ic", statement, bytes([n]) * 32, at, index + n)
+            state = step(state, event)
+        for annex in annexes:
+            await session.send(annex)
         posted = await session.send(rider)
         names = Names(brief, session.me)
         state = session.state()
@@ -113,21 +126,29 @@ def propose(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def show(ctx: Context, args: argparse.Namespace) -> int:
-    async def work(session: SceneSession) -> tuple[Rider, Names, list[str], list[Any]]:
+    async def work(session: SceneSession) -> tuple[Rider, Rider, Names, list[str], list[Any]]:
         rider, names, accepted = _rider(session, args.version)
-        return rider, names, accepted, _to_confirm(session, rider)
+        # The viewer's own private annex (the IC: every annex) read into the terms shown.
+        whole = session.state().whole(rider)
+        return rider, whole, names, accepted, _to_confirm(session, whole)
 
-    rider, names, accepted, confirm = in_scene(ctx, args.scene, work)
+    rider, whole, names, accepted, confirm = in_scene(ctx, args.scene, work)
+    private = {
+        b64(t.identity): t.to_json()
+        for t, signed in zip(whole.performers, rider.performers, strict=True)
+        if signed.annex is not None and t.annex is None
+    }
     ctx.emit(
         rider.to_json()
         | {
             "hash": b64(rider.hash),
             "accepted_by": accepted,
             "to_confirm": [{"item": item, "discussed": a.discussed} for a, item in confirm],
+            "private_terms": private,
         },
         lambda: (
             f"Rider version {rider.version}\n\n"
-            + render_rider(rider, names, accepted, [a for a, _ in confirm])
+            + render_rider(whole, names, accepted, [a for a, _ in confirm])
         ),
     )
     return 0

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from client.negotiation._strict import b64
 from client.negotiation.brief import SceneBrief, SceneRequests
 from client.negotiation.errors import SceneRuleError
-from client.negotiation.rider import PerformerTerms, Rider, RiderAct
+from client.negotiation.rider import Annex, PerformerTerms, Rider, RiderAct
 from client.negotiation.scene_state import Event, Phase, SceneState
 from client.negotiation.sheet import BoundarySheet
 from client.negotiation.statements import (
@@ -43,6 +43,7 @@ RULES: dict[str, Rule] = {
     Waiver.PURPOSE: "everyone",
     ReplicaConsent.PURPOSE: "ic",
     ReGrant.PURPOSE: "ic",
+    Annex.PURPOSE: "ic",  # and the performer it is for (below)
     SceneRequests.PURPOSE: "ic",
     BoundarySheet.PURPOSE: "ic",
     Counter.PURPOSE: "ic",
@@ -70,6 +71,9 @@ def audience(statement: Statement, *, sender: bytes, brief: SceneBrief) -> froze
         return frozenset(readers)
     if rule == "ic":
         readers = {brief.ic, sender}
+        if isinstance(statement, Annex):
+            # A performer's private terms: them, their guardian if a minor, and the IC only.
+            readers |= {statement.performer, *brief.guardians_of(statement.performer)}
         if sender in brief.minors and not isinstance(statement, TransgressionReport):
             readers |= set(brief.guardians_of(sender))  # a guardian reads their minor's sheet
         if isinstance(statement, TransgressionReport):

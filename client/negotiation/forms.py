@@ -51,14 +51,17 @@ def next_rider_template(state: SceneState, now: int) -> str:
     if state.rules < 2:
         return amend_template(current.rider, state.brief)
     consents = state.consents()
-    cut = consent.breaches(current.rider, consents)
+    cut = consent.breaches(state.whole(current.rider), consents)
     names = {p.identity: p.name for p in state.brief.participants}
     notes = tuple(
         f"Cut back from version {current.rider.version}: {b.sentence(names[b.performer])}."
         for b in cut
     )
-    within = consent.clamp(current.rider, consents)
-    return amend_template(current.rider, state.brief, within=within, notes=notes)
+    # The IC's view holds each private annex: draft from the whole terms, keeping them private.
+    whole = state.whole(current.rider)
+    private = frozenset(t.identity for t in current.rider.performers if t.annex is not None)
+    within = consent.clamp(whole, consents)
+    return amend_template(current.rider, state.brief, within=within, notes=notes, private=private)
 
 
 _DOUBLES = {

@@ -95,21 +95,34 @@ class PerformerTerms:
     # Rule set 2: this performer's own stop, slow-down and non-verbal signals, in the shared
     # rider because a partner must recognise them (absent when None, as before rule set 2).
     signals: Signals | None = None
+    # Rule set 2: SHA-256 of this performer's private annex (their footage and double terms,
+    # sealed to them and the IC only); the signed rider commits to it (absent when None).
+    annex: bytes | None = None
 
     def __post_init__(self) -> None:
         check_key(self.identity, "performer identity")
+        if self.annex is not None:
+            check_hash(self.annex, "annex hash")
+            if self.footage or self.doubles != Doubles():
+                raise StatementError(
+                    "Terms with a private annex keep their footage and double terms in it."
+                )
         for name in ("nudity", "garments", "footage"):
             freeze(self, name, tuple(sorted(getattr(self, name))))
             check_unique(getattr(self, name), name)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "identity": b64(self.identity),
-            "nudity": list(self.nudity),
-            "garments": list(self.garments),
-            "footage": list(self.footage),
-            "doubles": self.doubles.to_json(),
-        } | ({} if self.signals is None else {"signals": self.signals.to_json()})
+        return (
+            {
+                "identity": b64(self.identity),
+                "nudity": list(self.nudity),
+                "garments": list(self.garments),
+                "footage": list(self.footage),
+                "doubles": self.doubles.to_json(),
+            }
+            | ({} if self.signals is None else {"signals": self.signals.to_json()})
+            | ({} if self.annex is None else {"annex": b64(self.annex)})
+        )
 
 
 @dataclass(frozen=True)
@@ -218,8 +231,9 @@ class Rider(StatementBase):
             )
         performers = []
         for item in r.items("performers"):
-            own = isinstance(item, dict) and "signals" in item
-            p = Reader(item, "performer terms", _TERMS_FIELDS + (("signals",) if own else ()))
+            extra = tuple(k for k in ("signals", "annex") if isinstance(item, dict) and k in item)
+            own = "signals" in extra
+            p = Reader(item, "performer terms", _TERMS_FIELDS + extra)
             performers.append(
                 PerformerTerms(
                     identity=p.key("identity"),
@@ -228,6 +242,7 @@ class Rider(StatementBase):
                     footage=p.strings("footage"),
                     doubles=Doubles.from_json(p.raw("doubles")),
                     signals=Signals.from_json(p.raw("signals")) if own else None,
+                    annex=p.hash("annex") if "annex" in extra else None,
                 )
             )
         return cls(
@@ -349,3 +364,66 @@ def widenings(old: Rider, new: Rider, performer: bytes | None = None) -> tuple[s
     if new.valid_from < old.valid_from or new.valid_until > old.valid_until:
         found.append(EXTENDS_DATES)
     return tuple(found)
+
+
+ANNEX_SALT_SIZE = 32
+
+
+@dataclass(frozen=True)
+class Annex(StatementBase):
+    """One performer's private terms for rider version N: footage uses and doubles, and a note.
+    Sealed to that performer and the IC only; the rider's terms name its hash, so every
+    acceptance covers it while no partner reads it. The random 32-byte salt keeps the hash of a
+    few yes/no fields from being guessed (rule set 2)."""
+
+    PURPOSE: ClassVar[str] = "closedset/annex/v1"
+
+    version: int
+    performer: bytes
+    salt: bytes
+    footage: tuple[str, ...] = ()
+    doubles: Doubles = field(default_factory=Doubles)
+    note: str = ""
+    vocabulary: int = vocab.CURRENT_VERSION
+
+    def __post_init__(self) -> None:
+        v = vocab.load(self.vocabulary)
+        check_int(self.version, "rider version", 1, 100_000)
+        check_key(self.performer, "performer")
+        if not isinstance(self.salt, bytes) or len(self.salt) != ANNEX_SALT_SIZE:
+            raise StatementError(f"An annex salt is {ANNEX_SALT_SIZE} random bytes.")
+        freeze(self, "footage", tuple(sorted(self.footage)))
+        check_unique(self.footage, "annex footage uses")
+        for use in self.footage:
+            if use not in v.uses:
+                raise StatementError(f"{use!r} is not a footage use.")
+        check_text(self.note, "annex note", LONG_TEXT)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "vocabulary": self.vocabulary,
+            "version": self.version,
+            "performer": b64(self.performer),
+            "salt": b64(self.salt),
+            "footage": list(self.footage),
+            "doubles": self.doubles.to_json(),
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, value: Any) -> Annex:
+        fields = ("vocabulary", "version", "performer", "salt", "footage", "doubles", "note")
+        r = Reader(value, "annex", fields)
+        return cls(
+            version=r.integer("version", 1, 100_000),
+            performer=r.key("performer"),
+            salt=r.hash("salt"),
+            footage=r.strings("footage"),
+            doubles=Doubles.from_json(r.raw("doubles")),
+            note=r.text("note", LONG_TEXT),
+            vocabulary=r.integer("vocabulary", 1, 1_000),
+        )
+
+    def merged(self, terms: PerformerTerms) -> PerformerTerms:
+        """The performer's whole terms: the shared ones with this annex's private ones."""
+        return replace(terms, footage=self.footage, doubles=self.doubles, annex=None)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from client.negotiation import vocabulary as vocab
@@ -16,9 +17,10 @@ from client.negotiation._strict import b64, decode
 from client.negotiation.brief import SceneBrief
 from client.negotiation.errors import FormError, Problem, StatementError
 from client.negotiation.overlap import Review
-from client.negotiation.rider import PerformerTerms, Rider, RiderAct
+from client.negotiation.rider import ANNEX_SALT_SIZE, Annex, PerformerTerms, Rider, RiderAct
 from client.negotiation.sheet import ClosedSet, Doubles, Signals
 from keys.identity import Fingerprint
+from keys.randomness import random_bytes
 
 _TOP = (
     "vocabulary",
@@ -46,6 +48,7 @@ _TERMS = (
     "stop",
     "slow",
     "nonverbal",
+    "private",
 )
 _ACT = ("act", "giver", "receiver", "zones", "intensity", "note", "ask_first", "discussed")
 
@@ -81,6 +84,7 @@ class _Draft:
     valid_from: int = 0
     valid_until: int = 0
     notes: list[str] = field(default_factory=list)
+    private: set[bytes] = field(default_factory=set)  # performers whose terms are in an annex
 
 
 def _render(d: _Draft) -> str:
@@ -125,6 +129,8 @@ def _render(d: _Draft) -> str:
             f"body_double = {quote(t.doubles.body_double)}",
             f"digital_double = {quote(t.doubles.digital_double)}",
             f"digital_replica = {quote(t.doubles.digital_replica)}",
+            "# true: footage and doubles go in an annex sealed to this performer and you only.",
+            f"private = {quote(t.identity in d.private)}",
         ]
         if t.signals is not None:
             out += [
@@ -223,7 +229,12 @@ def rider_template(review: Review) -> str:
 
 
 def amend_template(
-    rider: Rider, brief: SceneBrief, *, within: Rider | None = None, notes: tuple[str, ...] = ()
+    rider: Rider,
+    brief: SceneBrief,
+    *,
+    within: Rider | None = None,
+    notes: tuple[str, ...] = (),
+    private: frozenset[bytes] = frozenset(),
 ) -> str:
     """The next version of ``rider`` to edit: version + 1, its hash as previous, with the terms
     of ``within`` (the rider cut back to each performer's current consent) when given."""
@@ -246,6 +257,7 @@ def amend_template(
             f"Amends version {previous.version}; after call time a rider may only narrow.",
             *notes,
         ],
+        set(private),
     )
     return _render(draft)
 
@@ -304,8 +316,10 @@ def parse_rider(
             )
         doubles = {k: bool(f.flag((*path, k))) for k in _TERMS[4:7]}
         own = None
-        if any(f.get(*path, k) is not None for k in _TERMS[7:]):
-            own_words = [f.text((*path, k), required=True, limit=200) for k in _TERMS[7:]]
+        if f.get(*path, "private") is not None:
+            f.flag((*path, "private"))  # read by parse_rider_with_annexes
+        if any(f.get(*path, k) is not None for k in _TERMS[7:10]):
+            own_words = [f.text((*path, k), required=True, limit=200) for k in _TERMS[7:10]]
             try:
                 own = Signals(nonverbal=own_words[2], stop=own_words[0], slow=own_words[1])
             except StatementError as exc:
@@ -378,3 +392,28 @@ def parse_rider(
         )
     except StatementError as exc:
         raise FormError(filename, [Problem(0, str(exc))]) from exc
+
+
+def parse_rider_with_annexes(
+    text: str,
+    brief: SceneBrief,
+    *,
+    filename: str = "rider.toml",
+    salt: Callable[[int], bytes] = random_bytes,
+) -> tuple[Rider, list[Annex]]:
+    """A rider file and the private annexes it asks for (``private = true``): each such
+    performer's footage and doubles move into an annex with a fresh 32-byte salt, and their
+    terms in the shared rider name the annex's hash. Send the annexes first, then the rider."""
+    rider = parse_rider(text, brief, filename=filename)
+    data = Form(text, filename).data.get("performers", {})
+    by_label = {label: key for key, label in labels(brief).items()}
+    private = {by_label[k] for k, v in data.items() if isinstance(v, dict) and v.get("private")}
+    annexes, terms = [], []
+    for t in rider.performers:
+        if t.identity not in private:
+            terms.append(t)
+            continue
+        annex = Annex(rider.version, t.identity, salt(ANNEX_SALT_SIZE), t.footage, t.doubles)
+        annexes.append(annex)
+        terms.append(replace(t, footage=(), doubles=Doubles(), annex=annex.hash))
+    return replace(rider, performers=tuple(terms)), annexes

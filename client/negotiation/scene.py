@@ -16,7 +16,7 @@ from client.negotiation import consent, timing
 from client.negotiation import rider as riders
 from client.negotiation.brief import SceneBrief, SceneRequests
 from client.negotiation.errors import SceneRuleError
-from client.negotiation.rider import Rider
+from client.negotiation.rider import Annex, Rider
 from client.negotiation.scene_state import (
     Event,
     Phase,
@@ -60,6 +60,7 @@ class Input(StrEnum):
     CHECK_IN = "check-in"  # the aftercare check-in
     REPLICA = "replica"  # consent to a digital replica, with the intended use (rule set 2)
     REGRANT = "re-grant"  # yes again to withdrawn items (rule set 2)
+    ANNEX = "annex"  # (from the IC) a performer's private terms for the next version
     # from the union representative
     WAIVER = "waiver"  # the 48-hour floor waived for version N, with the reason
     # from any member
@@ -75,8 +76,11 @@ _INPUT_OF: dict[type, Input] = {
     Acceptance: Input.ACCEPT, Counter: Input.COUNTER, Withdrawal: Input.WITHDRAW,
     CheckIn: Input.CHECK_IN, TransgressionReport: Input.REPORT, Message: Input.MESSAGE,
     Waiver: Input.WAIVER, ReplicaConsent: Input.REPLICA, ReGrant: Input.REGRANT,
+    Annex: Input.ANNEX,
 }  # fmt: skip
-_IC_INPUTS = {Input.BRIEF, Input.REQUESTS, Input.RIDER, Input.FILMED, Input.CLOSE}
+_IC_INPUTS = {
+    Input.BRIEF, Input.REQUESTS, Input.RIDER, Input.FILMED, Input.CLOSE, Input.ANNEX,
+}  # fmt: skip
 _PERFORMER_INPUTS = {
     Input.SHEET, Input.ACCEPT, Input.COUNTER, Input.WITHDRAW, Input.CHECK_IN, Input.REPLICA,
     Input.REGRANT,
@@ -88,7 +92,7 @@ _WHAT = {
     Input.WITHDRAW: "a withdrawal", Input.CHECK_IN: "a check-in",
     Input.REPORT: "a transgression report", Input.MESSAGE: "a message", Input.EXPIRE: "expiry",
     Input.WAIVER: "a waiver of the 48-hour notice", Input.REPLICA: "a replica consent",
-    Input.REGRANT: "a re-grant",
+    Input.REGRANT: "a re-grant", Input.ANNEX: "a private annex",
 }  # fmt: skip
 
 
@@ -217,7 +221,37 @@ def set_sheet(state: SceneState, event: Event) -> SceneState:
 
 
 def _breaches_of(state: SceneState, rider: Rider) -> list[consent.Breach]:
-    return consent.breaches(rider, state.consents())
+    return consent.breaches(state.whole(rider), state.consents())
+
+
+def add_annex(state: SceneState, event: Event) -> SceneState:
+    annex = event.statement
+    assert isinstance(annex, Annex)
+    if annex.performer not in state.performers:
+        raise _refuse("non-member", "An annex is for a performer of the scene.")
+    return replace(state, annexes=(*state.annexes, _sent(event)))
+
+
+def _check_annexes(state: SceneState, new: Rider) -> None:
+    """Each annex the rider commits to is there, for that performer and this version, in every
+    view that should hold it (the IC's, and the performer's own)."""
+    for t in new.performers:
+        if t.annex is None:
+            continue
+        annex = state.annex(t.annex)
+        holder = state.viewer in (None, t.identity) or (
+            state.brief is not None and state.viewer == state.brief.ic
+        )
+        if annex is None and holder and state.sheet(t.identity) is not None:
+            raise _refuse(
+                "annex-missing", f"Rider version {new.version} names a private annex that was "
+                "not sent first; the IC sends each annex before the rider that commits to it.",
+            )  # fmt: skip
+        if annex is not None and (annex.performer != t.identity or annex.version != new.version):
+            raise _refuse(
+                "annex-mismatch", f"Rider version {new.version} names an annex of another "
+                "performer or version.",
+            )  # fmt: skip
 
 
 def _names(state: SceneState, found: list[consent.Breach]) -> str:
@@ -241,7 +275,8 @@ def _check_inside_consent(state: SceneState, new: Rider) -> None:
                 "no-sheet", f"Rider version {new.version} cannot be proposed before every "
                 f"performer's boundary sheet is in; waiting for {who}.",
             )  # fmt: skip
-    minimum = consent.minimum_breaches(new) + consent.minor_breaches(new, state.brief)
+    whole = state.whole(new)
+    minimum = consent.minimum_breaches(whole) + consent.minor_breaches(whole, state.brief)
     if minimum:
         raise _refuse(
             minimum[0].code, f"Rider version {new.version} breaks a minimum no one can waive: "
@@ -275,6 +310,7 @@ def add_version(state: SceneState, event: Event) -> SceneState:
         )
     if new.valid_until < event.log_time:
         raise _refuse("expired", f"Rider version {new.version} expired before it was sent.")
+    _check_annexes(state, new)
     _check_inside_consent(state, new)
     agreed = state.agreed
     if agreed is not None and event.log_time >= agreed.rider.call_time:
@@ -681,6 +717,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.DRAFT, I.REQUESTS):      (set_requests, P.DRAFT),
     (P.DRAFT, I.SHEET):         (set_sheet, SHEETS),
     (P.DRAFT, I.RIDER):         (add_version, P.PROPOSED),
+    (P.DRAFT, I.ANNEX):         (add_annex, P.DRAFT),
     (P.DRAFT, I.ACCEPT):        (refuse_no_rider, P.DRAFT),
     (P.DRAFT, I.FILMED):        (refuse_no_rider, P.DRAFT),
     (P.DRAFT, I.WITHDRAW):      (add_withdrawal, P.DRAFT),
@@ -695,6 +732,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.SHEETS_IN, I.REQUESTS):  (set_requests, P.SHEETS_IN),
     (P.SHEETS_IN, I.SHEET):     (set_sheet, P.SHEETS_IN),
     (P.SHEETS_IN, I.RIDER):     (add_version, P.PROPOSED),
+    (P.SHEETS_IN, I.ANNEX):     (add_annex, P.SHEETS_IN),
     (P.SHEETS_IN, I.ACCEPT):    (refuse_no_rider, P.SHEETS_IN),
     (P.SHEETS_IN, I.FILMED):    (refuse_no_rider, P.SHEETS_IN),
     (P.SHEETS_IN, I.WITHDRAW):  (add_withdrawal, P.SHEETS_IN),
@@ -709,6 +747,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.PROPOSED, I.REQUESTS):   (set_requests, P.PROPOSED),
     (P.PROPOSED, I.SHEET):      (set_sheet, _held(P.PROPOSED)),
     (P.PROPOSED, I.RIDER):      (add_version, P.PROPOSED),
+    (P.PROPOSED, I.ANNEX):      (add_annex, P.PROPOSED),
     (P.PROPOSED, I.ACCEPT):     (add_acceptance, If(_all_accepted, P.AGREED, P.PROPOSED,
                                                     "every performer has accepted")),
     (P.PROPOSED, I.COUNTER):    (add_counter, P.PROPOSED),
@@ -727,6 +766,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AGREED, I.REQUESTS):     (set_requests, P.AGREED),
     (P.AGREED, I.SHEET):        (set_sheet, _held(P.AGREED)),
     (P.AGREED, I.RIDER):        (add_version, P.AMENDED),
+    (P.AGREED, I.ANNEX):        (add_annex, P.AGREED),
     (P.AGREED, I.ACCEPT):       (add_acceptance, P.AGREED),
     (P.AGREED, I.COUNTER):      (add_counter, P.AGREED),
     (P.AGREED, I.FILMED):       (add_filmed, P.FILMED),
@@ -744,6 +784,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AMENDED, I.REQUESTS):    (set_requests, P.AMENDED),
     (P.AMENDED, I.SHEET):       (set_sheet, _held(P.AMENDED)),
     (P.AMENDED, I.RIDER):       (add_version, P.AMENDED),
+    (P.AMENDED, I.ANNEX):       (add_annex, P.AMENDED),
     (P.AMENDED, I.ACCEPT):      (add_acceptance, If(_all_accepted, P.AGREED, P.AMENDED,
                                                     "every performer has accepted")),
     (P.AMENDED, I.COUNTER):     (add_counter, P.AMENDED),
@@ -762,6 +803,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.WITHDRAWN, I.REQUESTS):  (set_requests, P.WITHDRAWN),
     (P.WITHDRAWN, I.SHEET):     (set_sheet, P.WITHDRAWN),
     (P.WITHDRAWN, I.RIDER):     (add_version, RENEW),
+    (P.WITHDRAWN, I.ANNEX):     (add_annex, P.WITHDRAWN),
     (P.WITHDRAWN, I.ACCEPT):    (refuse_withdrawn, P.WITHDRAWN),
     (P.WITHDRAWN, I.COUNTER):   (add_counter, P.WITHDRAWN),
     (P.WITHDRAWN, I.FILMED):    (refuse_withdrawn, P.WITHDRAWN),
@@ -779,6 +821,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.EXPIRED, I.REQUESTS):    (set_requests, P.EXPIRED),
     (P.EXPIRED, I.SHEET):       (set_sheet, P.EXPIRED),
     (P.EXPIRED, I.RIDER):       (add_version, RENEW),
+    (P.EXPIRED, I.ANNEX):       (add_annex, P.EXPIRED),
     (P.EXPIRED, I.ACCEPT):      (refuse_expired, P.EXPIRED),
     (P.EXPIRED, I.COUNTER):     (add_counter, P.EXPIRED),
     (P.EXPIRED, I.FILMED):      (refuse_expired, P.EXPIRED),
@@ -794,6 +837,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.FILMED, I.BRIEF):        (refuse_after_filming, P.FILMED),
     (P.FILMED, I.SHEET):        (refuse_after_filming, P.FILMED),
     (P.FILMED, I.RIDER):        (add_version_after_filming, P.AMENDED),
+    (P.FILMED, I.ANNEX):        (add_annex, P.FILMED),
     (P.FILMED, I.ACCEPT):       (add_acceptance, P.FILMED),
     (P.FILMED, I.FILMED):       (add_filmed, P.FILMED),
     (P.FILMED, I.WITHDRAW):     (add_withdrawal, P.FILMED),

@@ -5,13 +5,13 @@ The rules themselves are in scene.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from client.negotiation import consent
 from client.negotiation.brief import SceneBrief, SceneRequests
-from client.negotiation.rider import Rider
+from client.negotiation.rider import Annex, Rider
 from client.negotiation.sheet import BoundarySheet
 from client.negotiation.statements import (
     Acceptance,
@@ -147,6 +147,7 @@ class SceneState:
     waivers: tuple[Sent[Waiver], ...] = ()
     replica_consents: tuple[Sent[ReplicaConsent], ...] = ()
     regrants: tuple[Sent[ReGrant], ...] = ()
+    annexes: tuple[Sent[Annex], ...] = ()  # private terms this view can read
     closed: Sent[SceneClose] | None = None
     refused: tuple[Refusal, ...] = ()
     history: tuple[Step, ...] = ()
@@ -234,6 +235,17 @@ class SceneState:
             if w.sent.sender == performer and w.sent.index > latest.index and gone:
                 return None
         return latest
+
+    def annex(self, digest: bytes) -> Annex | None:
+        return next((a.statement for a in self.annexes if a.statement.hash == digest), None)
+
+    def whole(self, rider: Rider) -> Rider:
+        """``rider`` with each private annex this view holds merged into its performer's terms."""
+        terms = []
+        for t in rider.performers:
+            found = None if t.annex is None else self.annex(t.annex)
+            terms.append(t if found is None else found.merged(t))
+        return replace(rider, performers=tuple(terms))
 
     def consents(self) -> dict[bytes, consent.Consent]:
         """What this view knows of each performer's consent (sheet, narrowed by withdrawals)."""

@@ -29,7 +29,7 @@ from client.negotiation._strict import (
 )
 from client.negotiation.brief import Participant, SceneBrief, SceneRequests
 from client.negotiation.errors import StatementError
-from client.negotiation.rider import PerformerTerms, Rider, RiderAct
+from client.negotiation.rider import Annex, PerformerTerms, Rider, RiderAct
 from client.negotiation.sheet import (
     ActAnswer,
     BoundarySheet,
@@ -47,6 +47,7 @@ MAX_PLAINTEXT = 256 * 1024  # keys.envelope.MAX_PLAINTEXT_BYTES
 __all__ = [
     "Acceptance",
     "ActAnswer",
+    "Annex",
     "BoundarySheet",
     "CheckIn",
     "ClosedSet",
@@ -486,6 +487,7 @@ Statement = (
     | Waiver
     | ReplicaConsent
     | ReGrant
+    | Annex
 )
 
 TYPES: dict[str, type[Statement]] = {
@@ -506,6 +508,7 @@ TYPES: dict[str, type[Statement]] = {
         Waiver,
         ReplicaConsent,
         ReGrant,
+        Annex,
     )
 }
 PURPOSES: tuple[str, ...] = tuple(TYPES)

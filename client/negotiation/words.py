@@ -10,7 +10,7 @@ from collections.abc import Callable
 from client.negotiation import vocabulary as vocab
 from client.negotiation.brief import SceneBrief, SceneRequests
 from client.negotiation.consent import describe
-from client.negotiation.rider import Rider
+from client.negotiation.rider import Annex, Rider
 from client.negotiation.sheet import BoundarySheet
 from client.negotiation.statements import (
     Acceptance,
@@ -34,6 +34,7 @@ KIND_WORDS: dict[type, str] = {
     CheckIn: "aftercare check-in", TransgressionReport: "transgression report",
     Message: "message", SceneClose: "scene close", Waiver: "waiver of the 48-hour notice",
     ReplicaConsent: "digital replica consent", ReGrant: "re-grant",
+    Annex: "private annex",
 }  # fmt: skip
 
 
@@ -114,6 +115,14 @@ def in_words(statement: Statement, name: Callable[[bytes], str]) -> list[str]:
         return [f"waives the 48-hour notice for rider version {s.version}: {s.reason}"]
     if isinstance(s, ReplicaConsent):
         return [f"consents to a digital replica for this use: {s.use}"]
+    if isinstance(s, Annex):
+        doubles = ", ".join(k.replace("_", " ") for k, x in s.doubles.to_json().items() if x)
+        return [
+            f"private terms of {name(s.performer)} for rider version {s.version}",
+            f"footage uses allowed: {', '.join(s.footage) or 'none'}",
+            f"doubles: {doubles or 'none'}",
+            f"note: {s.note or '-'}",
+        ]
     if isinstance(s, ReGrant):
         return [f"says yes again to {', '.join(describe(i) for i in s.items)}"] + (
             [f"note: {s.note}"] if s.note else []

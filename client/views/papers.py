@@ -88,8 +88,8 @@ def rider_rows(
             names(t.identity),
             ", ".join(t.nudity) or "none",
             ", ".join(t.garments) or "none",
-            ", ".join(t.footage) or "none",
-            _doubles(t.doubles.to_json()),
+            "private (annex)" if t.annex else ", ".join(t.footage) or "none",
+            "private (annex)" if t.annex else _doubles(t.doubles.to_json()),
         ]
         for t in rider.performers
     ]

@@ -8,7 +8,7 @@ from client.negotiation import vocabulary as vocab
 from client.negotiation import words
 from client.negotiation.brief import SceneBrief, SceneRequests
 from client.negotiation.consent import describe
-from client.negotiation.rider import Rider
+from client.negotiation.rider import Annex, Rider
 from client.negotiation.scene_state import Event, SceneState
 from client.negotiation.sheet import BoundarySheet
 from client.negotiation.statements import (
@@ -44,6 +44,7 @@ KINDS: dict[type, str] = {
     Waiver: "waiver",
     ReplicaConsent: "replica-consent",
     ReGrant: "re-grant",
+    Annex: "annex",
 }
 
 
@@ -78,7 +79,7 @@ def summary(statement: Statement, names: Names) -> str:
         return f"rider version {s.version}: {len(s.acts)} acts, call {show_time(s.call_time)}"
     if isinstance(s, Acceptance):
         return f"accepts rider version {s.version}"
-    full = (Counter, CheckIn, TransgressionReport, Message, Waiver, ReplicaConsent, ReGrant)
+    full = (Counter, CheckIn, TransgressionReport, Message, Waiver, ReplicaConsent, ReGrant, Annex)
     if isinstance(s, full):
         # Read in full by whoever may open it: never cut short (the IC follows up on these).
         return f"{words.kind(s)}: " + "; ".join(words.in_words(s, names))

@@ -50,8 +50,12 @@ def story(relay: str, tmp: Path, clock: Any) -> CliScene:
     error = s.refused_rider(lambda t: fill(t, {"closed_set.monitors": ["producer"]}))
     assert "producer at the monitors for Ana, who did not name them" in error, error
 
-    code, _, err = s.propose()
+    # Ana's footage terms go in a private annex: sealed to her and the IC, committed by hash.
+    code, _, err = s.propose(lambda t: fill(t, {"performers.ana.private": True}))
     assert code == 0, err
+    assert s["Ana"].cli("rider", "show", s.mine)["private_terms"], "Ana cannot read her annex"
+    bens = s["Ben"].cli("rider", "show", s.mine)
+    assert bens["private_terms"] == {} and "annex" in str(bens["performers"])
     s.accept_all()
     assert s.status()["phase"] == "agreed"
 
@@ -128,6 +132,8 @@ async def test_three_person_scene_through_the_whole_story(api: Any, tmp_path: Pa
             for other, secret in secrets.items():
                 if other != name:
                     assert secret.encode() not in plaintext
+            if name != "Ana":  # Ana's private annex: her footage use "trailer"
+                assert b"trailer" not in plaintext, f"{name} can read Ana's annex"
             if isinstance(statement, Rider):
                 # Nobody is shown a kiss with Cleo, so nobody learns she refused one.
                 cleo = s["Cleo"].profile().identity_key

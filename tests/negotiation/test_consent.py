@@ -641,3 +641,34 @@ def test_the_guardian_reads_the_minors_sheet_and_no_partner_does() -> None:
     assert audience(sheet(), sender=ANA, brief=b) == {IC, ANA, GUARDIAN}
     assert audience(sheet(), sender=BEN, brief=b) == {IC, BEN}
     assert GUARDIAN in audience(rider(), sender=IC, brief=b)
+
+
+# --- per-performer private annexes -----------------------------------------------------------
+
+
+def test_a_private_annex_is_committed_by_hash_read_by_its_performer_only_and_checked() -> None:
+    from client.negotiation.audience import audience
+    from client.negotiation.rider import Annex
+
+    ben = replace(open_sheet(), footage=("trailer",))
+    log = sheets_in(open_sheet(), ben)
+    marker = "ben-annex-marker-4410"
+    annex = Annex(1, BEN, bytes(range(32)), ("trailer",), note=marker)
+    private = replace(rider(), performers=(terms(ANA), terms(BEN, annex=annex.hash)))
+    assert refused(log, private).code == "annex-missing"  # the annex comes first
+    log.add(IC, annex)
+    assert log.step(IC, private).phase is Phase.PROPOSED
+    # Its content is checked like shared terms: an annex beyond the sheet is refused.
+    wide = Annex(2, BEN, bytes(32), ("social-media",))
+    log.add(IC, wide)
+    r2 = replace(private, version=2, previous=private.hash,
+                 performers=(terms(ANA), terms(BEN, annex=wide.hash)))  # fmt: skip
+    assert "footage use: social media clips for Ben" in str(refused(log, r2))
+    # Sealed to Ben and the IC only; the shared rider holds only its salted hash.
+    assert audience(annex, sender=IC, brief=brief()) == {IC, BEN}
+    assert marker.encode() not in private.to_bytes() and b"trailer" not in private.to_bytes()
+    anas = fold(visible_to(ANA, log.events), viewer=ANA)
+    assert anas.current is not None and anas.current.rider == private  # she can still accept
+    assert all(marker not in repr(a.statement) for a in anas.annexes)
+    with pytest.raises(Exception, match="32 random bytes"):
+        Annex(1, BEN, b"short")

@@ -9,7 +9,7 @@ import pytest
 
 from client.negotiation.brief import Request, SceneRequests
 from client.negotiation.errors import SceneRuleError
-from client.negotiation.rider import Rider
+from client.negotiation.rider import Annex, Rider
 from client.negotiation.scene import TABLE, If, Input, Phase, SceneState
 from client.negotiation.statements import (
     CheckIn,
@@ -106,6 +106,7 @@ def statement_for(inp: Input, log: Log) -> tuple[bytes, Statement]:
         Input.CHECK_IN: lambda: (ANA, CheckIn("ok")),
         Input.REPORT: lambda: (ANA, TransgressionReport("crossing", "a hand slipped", CALL)),
         Input.MESSAGE: lambda: (ANA, Message((IC,), "hello")),
+        Input.ANNEX: lambda: (IC, Annex(r.version + 1 if r else 1, BEN, b"\7" * 32)),
         Input.REGRANT: lambda: (ANA, ReGrant(("act:closed-mouth-kissing-lips",))),
         Input.REPLICA: lambda: (
             ANA,

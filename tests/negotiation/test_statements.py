@@ -11,6 +11,7 @@ import pytest
 from client.negotiation import vocabulary as vocab
 from client.negotiation.brief import Request, SceneRequests
 from client.negotiation.errors import StatementError, VocabularyError
+from client.negotiation.rider import Annex
 from client.negotiation.statements import (
     PURPOSES,
     CheckIn,
@@ -38,6 +39,7 @@ EXAMPLES = [
     SceneClose("wrapped"), Waiver(1, rider().hash, "re-scheduled by the studio, agreed by all"),
     ReplicaConsent("Body scan for the fall in scene 12, this production only, deleted after."),
     ReGrant(("act:kissing-neck:receiving",), "I am fine with it again."),
+    Annex(1, BEN, b"\5" * 32, ("trailer",), note="only the wide shot"),
 ]  # fmt: skip
 # Optional fields of rule set 2, present only when set (absent, they leave old bytes as signed).
 EXAMPLES_V2 = [
