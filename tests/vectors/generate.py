@@ -1087,6 +1087,9 @@ def build_statements() -> dict[str, dict[str, Any]]:
         "scene-brief-rule-set-2": brief,
         "rider-markers-and-signals": rider,
         "waiver": st.Waiver(1, rider.hash, "Schedule moved by the studio; all agreed in person."),
+        "annex": st.Annex(
+            1, ben, seed("annex/ben/1"), ("trailer",), note="Only the wide shot, never a close-up."
+        ),
         "re-grant": st.ReGrant(("act:holding-hands",), "Talked it over with Ines; yes again."),
         "replica-consent": st.ReplicaConsent(
             "A face scan for the two storm shots, this film only."
