@@ -27,7 +27,7 @@ from client.negotiation.forms import next_rider_template
 from client.negotiation.rider import Rider, RiderAct
 from client.negotiation.rider_form import parse_rider_with_annexes
 from client.negotiation.scene import Event, step
-from client.negotiation.statements import Acceptance, Counter
+from client.negotiation.statements import Acceptance, Counter, Statement
 from client.views import papers
 from client.views.diff import diff
 from client.views.people import Names
@@ -96,7 +96,8 @@ def propose(ctx: Context, args: argparse.Namespace) -> int:
         await session.sync()
         state = session.state()
         at, index = session.now(), session.cache_size()
-        for n, statement in enumerate([*annexes, rider]):
+        outgoing: list[Statement] = [*annexes, rider]
+        for n, statement in enumerate(outgoing):
             event = Event(session.me, "ic", statement, bytes([n]) * 32, at, index + n)
             state = step(state, event)
         for annex in annexes:

@@ -154,7 +154,8 @@ def rider_v3(c: Cast) -> str:
         return fill(text, {"performers.ana-ruiz.nudity": ["bare-back"]})
 
     sent = _propose(c, 3, edit)
-    late = [f for f in sent["flags"] if f["code"] == "short-notice"]  # type: ignore[union-attr]
+    flags: list[dict[str, str]] = sent["flags"]  # type: ignore[assignment]
+    late = [f for f in flags if f["code"] == "short-notice"]
     assert late, sent
     changes = c.ic.cli("rider", "diff", SCENE)["changes"]
     gone = [ch["text"] for ch in changes if "withdrawn by Ana Ruiz" in ch["text"]]

@@ -312,7 +312,10 @@ def exposure_increases(old: Rider, new: Rider, performer: bytes | None = None) -
     act or zone, a looser intensity, more nudity, a dropped garment, a footage use, a double or
     replica, more people on the closed set or at the monitors, stills. What needs 48 hours'
     notice, and what an acceptance after call time may not add (rule set 2)."""
-    mine = (lambda a: performer in (a.giver, a.receiver)) if performer else (lambda a: True)
+
+    def mine(a: RiderAct) -> bool:
+        return performer is None or performer in (a.giver, a.receiver)
+
     found = list(
         f"new act {a.act}" for a in new.acts if mine(a) and a.key not in {b.key for b in old.acts}
     )

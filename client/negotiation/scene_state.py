@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from client.negotiation import consent
-from client.negotiation.brief import SceneBrief, SceneRequests
+from client.negotiation.brief import SceneBrief, SceneRequests, SceneRole
 from client.negotiation.rider import Annex, Rider
 from client.negotiation.sheet import BoundarySheet
 from client.negotiation.statements import (
@@ -62,7 +62,7 @@ class Event:
     """One opened envelope of the scene thread, as the log ordered it."""
 
     sender: bytes  # identity key that signed the envelope
-    role: Role  # the sender's role from their identity record
+    role: Role | SceneRole  # the role the brief gives the sender, else their identity record's
     statement: Statement
     envelope: bytes  # envelope hash
     log_time: int  # relay receipt time, Unix seconds
