@@ -9,12 +9,14 @@ from typing import Any
 from client.cli._scene import brief_of, current_version, ic_only, in_scene, scene_arg
 from client.cli.context import Context
 from client.cli.registry import Command, add_command
+from client.errors import UsageError
 from client.negotiate import SceneSession
 from client.negotiation.statements import (
     CHECK_IN_STATUSES,
     CheckIn,
     FilmedMark,
     ReGrant,
+    RepairPlan,
     ReplicaConsent,
     TransgressionReport,
     Withdrawal,
@@ -134,6 +136,37 @@ def report(ctx: Context, args: argparse.Namespace) -> int:
         + (" The IC passes it on without your name." if args.anonymous else ""),
     )
     return 0
+
+
+def repair(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> Any:
+        brief = brief_of(session)
+        state = session.state()
+        report = next((r for r in state.reports if r.index == args.report), None)
+        if report is None:
+            raise UsageError(
+                f"There is no report at log index {args.report} that you can read; "
+                "see `closedset thread`."
+            )
+        to = tuple(find_participant(brief, n).identity for n in args.to) or (report.sender,)
+        return await session.send(RepairPlan(report.statement.hash, args.plan, to))
+
+    posted = in_scene(ctx, args.scene, work)
+    ctx.emit(
+        {"report": args.report, "log_index": posted.receipt.index},
+        f"Sent the repair plan for the report at index {args.report} (log index "
+        f"{posted.receipt.index}).",
+    )
+    return 0
+
+
+def _repair_args(p: argparse.ArgumentParser) -> None:
+    scene_arg(p)
+    p.add_argument("--report", type=int, required=True, help="the report's log index")
+    p.add_argument("--plan", required=True, help="what will change, and who checks it")
+    p.add_argument(
+        "--to", action="append", default=[], metavar="NAME", help="default: the reporter"
+    )
 
 
 def regrant(ctx: Context, args: argparse.Namespace) -> int:
@@ -269,6 +302,13 @@ for _command in [
         "IC: mark the current, agreed rider version filmed (listed acts, or the whole scene).",
         "closedset filmed scene-12 --shots 'takes 1-4, wide and close'",
         _filmed_args,
+    ),
+    Command(
+        ("repair",),
+        repair,
+        "IC or union representative: follow a transgression report with a repair plan.",
+        "closedset repair scene-12 --report 17 --plan 'Two takes at most, check-in after each'",
+        _repair_args,
     ),
     Command(
         ("regrant",),

@@ -43,7 +43,7 @@ KINDS: dict[type, str] = {
     st.Withdrawal: "withdrawal", st.FilmedMark: "filmed", st.CheckIn: "check-in",
     st.TransgressionReport: "report", st.Message: "message", st.SceneClose: "close",
     st.Waiver: "waiver", st.ReplicaConsent: "replica-consent", st.ReGrant: "re-grant",
-    st.Annex: "annex",
+    st.Annex: "annex", st.RepairPlan: "repair-plan",
 }  # fmt: skip
 DEFAULT_KINDS = frozenset({"brief", "rider", "acceptance", "withdrawal", "filmed"})
 

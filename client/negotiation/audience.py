@@ -22,6 +22,7 @@ from client.negotiation.statements import (
     FilmedMark,
     Message,
     ReGrant,
+    RepairPlan,
     ReplicaConsent,
     SceneClose,
     Statement,
@@ -51,6 +52,7 @@ RULES: dict[str, Rule] = {
     CheckIn.PURPOSE: "ic",
     TransgressionReport.PURPOSE: "ic",
     Message.PURPOSE: "named",
+    RepairPlan.PURPOSE: "named",
 }
 
 
@@ -79,9 +81,11 @@ def audience(statement: Statement, *, sender: bytes, brief: SceneBrief) -> froze
         if isinstance(statement, TransgressionReport):
             readers |= _report_readers(statement, brief)
         return frozenset(readers)
-    assert isinstance(statement, Message)
+    assert isinstance(statement, Message | RepairPlan)
     if not set(statement.to) <= brief.members:
         raise SceneRuleError("A message may only be sent to members of the scene.", "non-member")
+    if isinstance(statement, RepairPlan):
+        return frozenset(statement.to) | {sender, brief.ic}  # the IC follows up on every report
     return frozenset(statement.to) | {sender}
 
 

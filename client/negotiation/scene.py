@@ -35,6 +35,7 @@ from client.negotiation.statements import (
     FilmedMark,
     Message,
     ReGrant,
+    RepairPlan,
     ReplicaConsent,
     SceneClose,
     TransgressionReport,
@@ -63,6 +64,8 @@ class Input(StrEnum):
     ANNEX = "annex"  # (from the IC) a performer's private terms for the next version
     # from the union representative
     WAIVER = "waiver"  # the 48-hour floor waived for version N, with the reason
+    # from the IC or the union representative
+    REPAIR = "repair-plan"  # what follows a transgression report
     # from any member
     REPORT = "report"  # a transgression report
     MESSAGE = "message"  # a free message
@@ -76,7 +79,7 @@ _INPUT_OF: dict[type, Input] = {
     Acceptance: Input.ACCEPT, Counter: Input.COUNTER, Withdrawal: Input.WITHDRAW,
     CheckIn: Input.CHECK_IN, TransgressionReport: Input.REPORT, Message: Input.MESSAGE,
     Waiver: Input.WAIVER, ReplicaConsent: Input.REPLICA, ReGrant: Input.REGRANT,
-    Annex: Input.ANNEX,
+    Annex: Input.ANNEX, RepairPlan: Input.REPAIR,
 }  # fmt: skip
 _IC_INPUTS = {
     Input.BRIEF, Input.REQUESTS, Input.RIDER, Input.FILMED, Input.CLOSE, Input.ANNEX,
@@ -93,6 +96,7 @@ _WHAT = {
     Input.REPORT: "a transgression report", Input.MESSAGE: "a message", Input.EXPIRE: "expiry",
     Input.WAIVER: "a waiver of the 48-hour notice", Input.REPLICA: "a replica consent",
     Input.REGRANT: "a re-grant", Input.ANNEX: "a private annex",
+    Input.REPAIR: "a repair plan",
 }  # fmt: skip
 
 
@@ -130,6 +134,10 @@ def _check_sender(state: SceneState, event: Event, inp: Input) -> None:
         raise _refuse(
             "not-union-rep", "Only the scene's union representative may waive the 48-hour "
             "notice; a performer cannot waive a contractual minimum.",
+        )  # fmt: skip
+    if inp is Input.REPAIR and role not in ("ic", "union-rep"):
+        raise _refuse(
+            "not-ic", "Only the IC or the union representative sends a repair plan.",
         )  # fmt: skip
     if role == "guardian" and inp in (Input.ACCEPT, Input.WITHDRAW, Input.REGRANT):
         return  # a guardian accepts alongside their minor and may withdraw for them
@@ -520,6 +528,14 @@ def add_report(state: SceneState, event: Event) -> SceneState:
     return replace(state, reports=(*state.reports, _sent(event)))
 
 
+def add_repair_plan(state: SceneState, event: Event) -> SceneState:
+    plan = event.statement
+    assert isinstance(plan, RepairPlan)
+    if not any(r.statement.hash == plan.report for r in state.reports):
+        raise _refuse("unknown-report", "A repair plan follows a report this scene holds.")
+    return replace(state, repair_plans=(*state.repair_plans, _sent(event)))
+
+
 def add_message(state: SceneState, event: Event) -> SceneState:
     return replace(state, messages=(*state.messages, _sent(event)))
 
@@ -725,6 +741,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.DRAFT, I.CHECK_IN):      (add_check_in, P.DRAFT),
     (P.DRAFT, I.REPLICA):       (add_replica_consent, P.DRAFT),
     (P.DRAFT, I.REPORT):        (add_report, P.DRAFT),
+    (P.DRAFT, I.REPAIR):        (add_repair_plan, P.DRAFT),
     (P.DRAFT, I.MESSAGE):       (add_message, P.DRAFT),
     (P.DRAFT, I.CLOSE):         (set_closed, P.CLOSED),
 
@@ -740,6 +757,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.SHEETS_IN, I.CHECK_IN):  (add_check_in, P.SHEETS_IN),
     (P.SHEETS_IN, I.REPLICA):   (add_replica_consent, P.SHEETS_IN),
     (P.SHEETS_IN, I.REPORT):    (add_report, P.SHEETS_IN),
+    (P.SHEETS_IN, I.REPAIR):    (add_repair_plan, P.SHEETS_IN),
     (P.SHEETS_IN, I.MESSAGE):   (add_message, P.SHEETS_IN),
     (P.SHEETS_IN, I.CLOSE):     (set_closed, P.CLOSED),
 
@@ -757,6 +775,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.PROPOSED, I.CHECK_IN):   (add_check_in, P.PROPOSED),
     (P.PROPOSED, I.REPLICA):    (add_replica_consent, P.PROPOSED),
     (P.PROPOSED, I.REPORT):     (add_report, P.PROPOSED),
+    (P.PROPOSED, I.REPAIR):     (add_repair_plan, P.PROPOSED),
     (P.PROPOSED, I.MESSAGE):    (add_message, P.PROPOSED),
     (P.PROPOSED, I.WAIVER):     (add_waiver, P.PROPOSED),
     (P.PROPOSED, I.EXPIRE):     (keep, P.EXPIRED),
@@ -775,6 +794,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AGREED, I.CHECK_IN):     (add_check_in, P.AGREED),
     (P.AGREED, I.REPLICA):      (add_replica_consent, P.AGREED),
     (P.AGREED, I.REPORT):       (add_report, P.AGREED),
+    (P.AGREED, I.REPAIR):       (add_repair_plan, P.AGREED),
     (P.AGREED, I.MESSAGE):      (add_message, P.AGREED),
     (P.AGREED, I.WAIVER):       (add_waiver, P.AGREED),
     (P.AGREED, I.EXPIRE):       (keep, P.EXPIRED),
@@ -794,6 +814,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.AMENDED, I.CHECK_IN):    (add_check_in, P.AMENDED),
     (P.AMENDED, I.REPLICA):     (add_replica_consent, P.AMENDED),
     (P.AMENDED, I.REPORT):      (add_report, P.AMENDED),
+    (P.AMENDED, I.REPAIR):      (add_repair_plan, P.AMENDED),
     (P.AMENDED, I.MESSAGE):     (add_message, P.AMENDED),
     (P.AMENDED, I.WAIVER):      (add_waiver, P.AMENDED),
     (P.AMENDED, I.EXPIRE):      (keep, P.EXPIRED),
@@ -812,6 +833,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.WITHDRAWN, I.CHECK_IN):  (add_check_in, P.WITHDRAWN),
     (P.WITHDRAWN, I.REPLICA):   (add_replica_consent, P.WITHDRAWN),
     (P.WITHDRAWN, I.REPORT):    (add_report, P.WITHDRAWN),
+    (P.WITHDRAWN, I.REPAIR):    (add_repair_plan, P.WITHDRAWN),
     (P.WITHDRAWN, I.MESSAGE):   (add_message, P.WITHDRAWN),
     (P.WITHDRAWN, I.WAIVER):    (add_waiver, P.WITHDRAWN),
     (P.WITHDRAWN, I.EXPIRE):    (keep, P.EXPIRED),
@@ -830,6 +852,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.EXPIRED, I.CHECK_IN):    (add_check_in, P.EXPIRED),
     (P.EXPIRED, I.REPLICA):     (add_replica_consent, P.EXPIRED),
     (P.EXPIRED, I.REPORT):      (add_report, P.EXPIRED),
+    (P.EXPIRED, I.REPAIR):      (add_repair_plan, P.EXPIRED),
     (P.EXPIRED, I.MESSAGE):     (add_message, P.EXPIRED),
     (P.EXPIRED, I.WAIVER):      (add_waiver, P.EXPIRED),
     (P.EXPIRED, I.CLOSE):       (set_closed, P.CLOSED),
@@ -844,6 +867,7 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.FILMED, I.REGRANT):      (add_regrant, P.FILMED),
     (P.FILMED, I.CHECK_IN):     (add_check_in, P.FILMED),
     (P.FILMED, I.REPORT):       (add_report, P.FILMED),
+    (P.FILMED, I.REPAIR):       (add_repair_plan, P.FILMED),
     (P.FILMED, I.MESSAGE):      (add_message, P.FILMED),
     (P.FILMED, I.WAIVER):       (add_waiver, P.FILMED),
     (P.FILMED, I.CLOSE):        (set_closed, P.CLOSED),
@@ -851,4 +875,5 @@ TABLE: dict[tuple[Phase, Input], tuple[Action, Phase | If]] = {
     (P.CLOSED, I.WITHDRAW):     (add_withdrawal, P.CLOSED),
     (P.CLOSED, I.CHECK_IN):     (add_check_in, P.CLOSED),
     (P.CLOSED, I.REPORT):       (add_report, P.CLOSED),
+    (P.CLOSED, I.REPAIR):       (add_repair_plan, P.CLOSED),
 }  # fmt: skip

@@ -20,6 +20,7 @@ from client.negotiation.statements import (
     FilmedMark,
     Message,
     ReGrant,
+    RepairPlan,
     ReplicaConsent,
     SceneClose,
     Statement,
@@ -148,6 +149,7 @@ class SceneState:
     replica_consents: tuple[Sent[ReplicaConsent], ...] = ()
     regrants: tuple[Sent[ReGrant], ...] = ()
     annexes: tuple[Sent[Annex], ...] = ()  # private terms this view can read
+    repair_plans: tuple[Sent[RepairPlan], ...] = ()
     closed: Sent[SceneClose] | None = None
     refused: tuple[Refusal, ...] = ()
     history: tuple[Step, ...] = ()

@@ -58,6 +58,7 @@ __all__ = [
     "Participant",
     "PerformerTerms",
     "ReGrant",
+    "RepairPlan",
     "ReplicaConsent",
     "Rider",
     "RiderAct",
@@ -426,6 +427,41 @@ _REPORT_FIELDS = (
 
 
 @dataclass(frozen=True)
+class RepairPlan(StatementBase):
+    """What follows a transgression report (rule set 2): the steps agreed, from the IC or the
+    union representative, to the members named (the reporter, usually). ``report`` is the
+    report's statement hash."""
+
+    PURPOSE: ClassVar[str] = "closedset/repair-plan/v1"
+
+    report: bytes
+    plan: str
+    to: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        check_hash(self.report, "report hash")
+        check_text(self.plan, "repair plan", LONG_TEXT, empty=False)
+        freeze(self, "to", tuple(sorted(self.to)))
+        check_unique(self.to, "recipients")
+        if not self.to:
+            raise StatementError("A repair plan names at least one recipient, the reporter.")
+        for key in self.to:
+            check_key(key, "recipient")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"report": b64(self.report), "plan": self.plan, "to": [b64(k) for k in self.to]}
+
+    @classmethod
+    def from_json(cls, value: Any) -> RepairPlan:
+        r = Reader(value, "repair plan", ("report", "plan", "to"))
+        return cls(
+            r.hash("report"),
+            r.text("plan", LONG_TEXT),
+            tuple(decode(k, KEY_SIZE, "recipient") for k in r.items("to")),
+        )
+
+
+@dataclass(frozen=True)
 class Message(StatementBase):
     """A free message to the members the sender names (the sender always reads it too)."""
 
@@ -488,6 +524,7 @@ Statement = (
     | ReplicaConsent
     | ReGrant
     | Annex
+    | RepairPlan
 )
 
 TYPES: dict[str, type[Statement]] = {
@@ -509,6 +546,7 @@ TYPES: dict[str, type[Statement]] = {
         ReplicaConsent,
         ReGrant,
         Annex,
+        RepairPlan,
     )
 }
 PURPOSES: tuple[str, ...] = tuple(TYPES)

@@ -19,6 +19,7 @@ from client.negotiation.statements import (
     FilmedMark,
     Message,
     ReGrant,
+    RepairPlan,
     ReplicaConsent,
     SceneClose,
     Statement,
@@ -34,7 +35,7 @@ KIND_WORDS: dict[type, str] = {
     CheckIn: "aftercare check-in", TransgressionReport: "transgression report",
     Message: "message", SceneClose: "scene close", Waiver: "waiver of the 48-hour notice",
     ReplicaConsent: "digital replica consent", ReGrant: "re-grant",
-    Annex: "private annex",
+    Annex: "private annex", RepairPlan: "repair plan",
 }  # fmt: skip
 
 
@@ -123,6 +124,8 @@ def in_words(statement: Statement, name: Callable[[bytes], str]) -> list[str]:
             f"doubles: {doubles or 'none'}",
             f"note: {s.note or '-'}",
         ]
+    if isinstance(s, RepairPlan):
+        return [f"repair plan for {', '.join(name(k) for k in s.to)}: {s.plan}"]
     if isinstance(s, ReGrant):
         return [f"says yes again to {', '.join(describe(i) for i in s.items)}"] + (
             [f"note: {s.note}"] if s.note else []

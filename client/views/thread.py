@@ -18,6 +18,7 @@ from client.negotiation.statements import (
     FilmedMark,
     Message,
     ReGrant,
+    RepairPlan,
     ReplicaConsent,
     SceneClose,
     Statement,
@@ -45,6 +46,7 @@ KINDS: dict[type, str] = {
     ReplicaConsent: "replica-consent",
     ReGrant: "re-grant",
     Annex: "annex",
+    RepairPlan: "repair-plan",
 }
 
 
@@ -79,7 +81,17 @@ def summary(statement: Statement, names: Names) -> str:
         return f"rider version {s.version}: {len(s.acts)} acts, call {show_time(s.call_time)}"
     if isinstance(s, Acceptance):
         return f"accepts rider version {s.version}"
-    full = (Counter, CheckIn, TransgressionReport, Message, Waiver, ReplicaConsent, ReGrant, Annex)
+    full = (
+        Counter,
+        CheckIn,
+        TransgressionReport,
+        Message,
+        Waiver,
+        ReplicaConsent,
+        ReGrant,
+        Annex,
+        RepairPlan,
+    )
     if isinstance(s, full):
         # Read in full by whoever may open it: never cut short (the IC follows up on these).
         return f"{words.kind(s)}: " + "; ".join(words.in_words(s, names))

@@ -100,6 +100,10 @@ def story(relay: str, tmp: Path, clock: Any) -> None:
     assert any(("Call me. " * 30).strip() in i["summary"] for i in inbox), inbox
     status = s.status()
     assert REPORT.strip() in " ".join(status["reports"][0]["content"])
+    index = next(i["index"] for i in inbox if i["kind"] == "report")
+    s.ic.cli("repair", s.alias, "--report", str(index), "--plan", "Two takes at most.")
+    told = s["Ben"].cli("inbox")["new"]
+    assert any(i["kind"] == "repair-plan" and "Two takes at most." in i["summary"] for i in told)
     assert status["check_ins"][-1]["note"].startswith("Call me.")
 
 

@@ -672,3 +672,18 @@ def test_a_private_annex_is_committed_by_hash_read_by_its_performer_only_and_che
     assert all(marker not in repr(a.statement) for a in anas.annexes)
     with pytest.raises(Exception, match="32 random bytes"):
         Annex(1, BEN, b"short")
+
+
+def test_a_report_can_be_followed_by_a_repair_plan_from_the_ic_or_union_rep() -> None:
+    from client.negotiation.audience import audience
+    from client.negotiation.statements import RepairPlan, TransgressionReport
+    from tests.negotiation.builders import UNION
+
+    log = agreed_log()
+    report = TransgressionReport("crossing", "The take ran on past the slow word.", CALL)
+    log.add(ANA, report)
+    plan = RepairPlan(report.hash, "Two-take limit and a check-in after every take.", (ANA,))
+    assert refused(log, plan, BEN).code == "not-ic"
+    assert refused(log, RepairPlan(b"\1" * 32, "x y", (ANA,))).code == "unknown-report"
+    assert len(log.step(UNION, plan).repair_plans) == 1
+    assert audience(plan, sender=UNION, brief=brief()) == {ANA, UNION, IC}

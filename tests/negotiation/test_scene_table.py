@@ -17,6 +17,7 @@ from client.negotiation.statements import (
     FilmedMark,
     Message,
     ReGrant,
+    RepairPlan,
     ReplicaConsent,
     SceneClose,
     Statement,
@@ -39,9 +40,18 @@ from tests.negotiation.builders import (
     sheet,
 )
 
+REPORTED = TransgressionReport("crossing", "a hand slipped", CALL)
+
 
 def reach(phase: Phase) -> Log:
-    """A log whose fold is in ``phase``."""
+    """A log whose fold is in ``phase`` (with Ana's report in it once there is a brief)."""
+    log = _reach(phase)
+    if phase is not Phase.EMPTY:
+        log.add(ANA, REPORTED)
+    return log
+
+
+def _reach(phase: Phase) -> Log:
     if phase is Phase.EMPTY:
         return Log()
     if phase in (Phase.DRAFT, Phase.SHEETS_IN, Phase.PROPOSED):
@@ -106,6 +116,10 @@ def statement_for(inp: Input, log: Log) -> tuple[bytes, Statement]:
         Input.CHECK_IN: lambda: (ANA, CheckIn("ok")),
         Input.REPORT: lambda: (ANA, TransgressionReport("crossing", "a hand slipped", CALL)),
         Input.MESSAGE: lambda: (ANA, Message((IC,), "hello")),
+        Input.REPAIR: lambda: (
+            IC,
+            RepairPlan(REPORTED.hash, "Retake with a new blocking.", (ANA,)),
+        ),
         Input.ANNEX: lambda: (IC, Annex(r.version + 1 if r else 1, BEN, b"\7" * 32)),
         Input.REGRANT: lambda: (ANA, ReGrant(("act:closed-mouth-kissing-lips",))),
         Input.REPLICA: lambda: (

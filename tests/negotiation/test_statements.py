@@ -19,6 +19,7 @@ from client.negotiation.statements import (
     FilmedMark,
     Message,
     ReGrant,
+    RepairPlan,
     ReplicaConsent,
     SceneClose,
     TransgressionReport,
@@ -40,6 +41,7 @@ EXAMPLES = [
     ReplicaConsent("Body scan for the fall in scene 12, this production only, deleted after."),
     ReGrant(("act:kissing-neck:receiving",), "I am fine with it again."),
     Annex(1, BEN, b"\5" * 32, ("trailer",), note="only the wide shot"),
+    RepairPlan(b"\6" * 32, "Closed set reduced to the DP; a new blocking.", (ANA,)),
 ]  # fmt: skip
 # Optional fields of rule set 2, present only when set (absent, they leave old bytes as signed).
 EXAMPLES_V2 = [

@@ -1090,6 +1090,11 @@ def build_statements() -> dict[str, dict[str, Any]]:
         "annex": st.Annex(
             1, ben, seed("annex/ben/1"), ("trailer",), note="Only the wide shot, never a close-up."
         ),
+        "repair-plan": st.RepairPlan(
+            hashlib.sha256(b"the report's plaintext").digest(),
+            "Two takes at most, and a check-in after each.",
+            (ana,),
+        ),
         "re-grant": st.ReGrant(("act:holding-hands",), "Talked it over with Ines; yes again."),
         "replica-consent": st.ReplicaConsent(
             "A face scan for the two storm shots, this film only."
