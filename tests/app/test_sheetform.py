@@ -54,6 +54,7 @@ def test_a_complete_form_is_the_sheet_the_cli_would_send() -> None:
         "zone_notes.lips": "closed mouth only",
         "acts.hand-on-back.receiving": "ask-first",
         "acts.hand-on-back.receiving_intensity": 3,
+        "zones.back": "ok",  # else the sheet contradicts itself (issue 15: refused at submit)
     }
     sheet, errors = check_values(template, values)
     assert errors == [] and sheet is not None
