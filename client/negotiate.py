@@ -99,7 +99,13 @@ class SceneSession:
         while True:
             page, cursor = await self.relay.page(self.scene.thread_id, cursor, limit=500)
             fetched.extend(
-                CachedEnvelope(item.envelope, item.sequence, item.index, int(item.received_at))
+                CachedEnvelope(
+                    item.envelope,
+                    item.sequence,
+                    item.index,
+                    int(item.received_at),
+                    item.reader_sequence,
+                )
                 for item in page
             )
             if not cursor or not page:
@@ -112,6 +118,14 @@ class SceneSession:
         for sender in {item.envelope.context.sender for item in self.cache.items}:
             await self.history(sender)
         return added
+
+    def withheld(self) -> list[int]:
+        """Per-reader numbers of envelopes addressed to us that the relay has not served.
+
+        Never an exception: a relay that withholds must not also block a withdrawal; the
+        CLI and the evidence export say it instead.
+        """
+        return self.cache.withheld()
 
     def opened(self) -> list[OpenedStatement]:
         """Every statement of the thread this profile can open, in log order."""
@@ -241,7 +255,7 @@ class SceneSession:
         step(state, prospective)  # SceneRuleError: refused here, before anything is sent
         readers = audience(statement, sender=self.me, brief=brief)
         recipients = await self._recipients(readers)
-        prev = self.cache.items[-1].envelope.hash if self.cache.items else None
+        prev = choose_prev(self.cache.items, {r.identity for r in recipients})
         sealed = seal(
             wrap(statement),
             sender=self.profile.signing_key(),
@@ -252,7 +266,11 @@ class SceneSession:
         )
         posted = await self.relay.post(sealed.envelope)
         cached = CachedEnvelope(
-            sealed.envelope, posted.sequence, posted.receipt.index, posted.receipt.received_ms
+            sealed.envelope,
+            posted.sequence,
+            posted.receipt.index,
+            posted.receipt.received_ms,
+            posted.reader_sequence,
         )
         self.cache.merge([cached])
         self.cache.save()
@@ -273,6 +291,17 @@ class SceneSession:
                 )
             recipients.extend(Recipient(identity, device) for device in devices)
         return recipients
+
+
+def choose_prev(items: list[CachedEnvelope], audience: set[bytes]) -> bytes | None:
+    """The previous hash of a new envelope for ``audience`` (docs/protocol.md, "Readers and
+    the chain"): the latest envelope we hold that every reader of the new one was served too,
+    so no reader is shown the hash of an envelope they cannot fetch; else (a reader who
+    joined after everything we share with them) the latest envelope we hold."""
+    for cached in reversed(items):
+        if audience <= cached.envelope.context.recipient_identities:
+            return cached.envelope.hash
+    return items[-1].envelope.hash if items else None
 
 
 def _open_any(envelope: Envelope, devices: list[Any]) -> Opened | None:

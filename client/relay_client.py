@@ -54,6 +54,8 @@ class PostedEnvelope:
     hash: bytes
     sequence: int
     receipt: VerifiedReceipt
+    reader_sequence: int | None = None
+    """The sender's own per-reader number for it (docs/api.md, "Readers")."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class ThreadEnvelope:
     sequence: int
     index: int
     received_at: Any
+    reader_sequence: int | None = None
+    """This reader's number for it: 1, 2, 3, ... over the envelopes addressed to them."""
 
 
 class RelayClient:
@@ -274,7 +278,10 @@ class RelayClient:
         thread = b64u_encode(envelope.context.thread)
         answer = await self._request("POST", f"/v1/threads/{thread}/envelopes", data)
         receipt = await self.verify(answer, data, RecordType.ENVELOPE)
-        return PostedEnvelope(envelope.hash, int(answer["sequence"]), receipt)
+        own = answer.get("reader_sequence")
+        return PostedEnvelope(
+            envelope.hash, int(answer["sequence"]), receipt, None if own is None else int(own)
+        )
 
     async def page(
         self, thread: bytes, after: str | None = None, limit: int = 100
@@ -289,6 +296,9 @@ class RelayClient:
                     json_int(item["sequence"], "envelope's sequence"),
                     json_int(item["index"], "envelope's log index"),
                     item.get("received_at"),
+                    None
+                    if item.get("reader_sequence") is None
+                    else json_int(item["reader_sequence"], "envelope's reader sequence"),
                 )
                 for item in answer["envelopes"]
             ]

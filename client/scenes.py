@@ -131,14 +131,19 @@ class CachedEnvelope:
     sequence: int
     index: int
     received_ms: int
+    reader_sequence: int | None = None
+    """The relay's per-reader number for it (None in caches written before there was one)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "envelope": self.envelope.to_json(),
             "sequence": self.sequence,
             "index": self.index,
             "received_ms": self.received_ms,
         }
+        if self.reader_sequence is not None:
+            value["reader_sequence"] = self.reader_sequence
+        return value
 
 
 class ThreadCache:
@@ -153,6 +158,7 @@ class ThreadCache:
                 int(item["sequence"]),
                 int(item["index"]),
                 int(item["received_ms"]),
+                None if item.get("reader_sequence") is None else int(item["reader_sequence"]),
             )
             for item in raw["envelopes"]
         ]
@@ -167,6 +173,17 @@ class ThreadCache:
         added = [item for item in new if item.envelope.hash not in seen]
         self.items = sorted(self.items + added, key=lambda item: item.sequence)
         return added
+
+    def withheld(self) -> list[int]:
+        """Per-reader numbers missing between the first and the last one held: envelopes
+        addressed to this reader that the relay never served (docs/api.md, "Readers")."""
+        numbers = sorted({i.reader_sequence for i in self.items if i.reader_sequence is not None})
+        if not numbers:
+            return []
+        have = set(numbers)
+        # A cache older than reader numbers starts wherever the numbers start.
+        start = 1 if all(i.reader_sequence is not None for i in self.items) else numbers[0]
+        return [n for n in range(start, numbers[-1] + 1) if n not in have]
 
     def save(self) -> None:
         write_private_file(

@@ -630,9 +630,11 @@ def build_invalid_envelopes(
         "than the padded plaintext holds.",
         _repadded(
             base,
-            lambda p: p[: sig.SIGNATURE_SIZE]
-            + (len(p) - sig.SIGNATURE_SIZE).to_bytes(4, "big")
-            + p[sig.SIGNATURE_SIZE + 4 :],
+            lambda p: (
+                p[: sig.SIGNATURE_SIZE]
+                + (len(p) - sig.SIGNATURE_SIZE).to_bytes(4, "big")
+                + p[sig.SIGNATURE_SIZE + 4 :]
+            ),
         ),
         "DecryptionError",
     )
