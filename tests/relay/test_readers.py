@@ -1,0 +1,134 @@
+"""Envelopes are served only to their readers (docs/api.md, "Readers"), on SQLite and
+PostgreSQL over real sockets: a partner's page, stream, receipts and thread description leave
+out what was not addressed to them, every ciphertext they are served is a size bucket, and a
+reader still sees a gap when an envelope meant for them is withheld.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import delete
+
+from client.relay_client import RelayClient
+from client.scenes import CachedEnvelope, ThreadCache
+from keys.encoding import b64u_encode
+from keys.envelope import BUCKETS, Envelope
+from relay.db.api_models import EnvelopeReader
+from tests.relay.api_support import Api, Person, open_thread, post, seal_to
+from tests.relay.conftest import DbTarget
+
+
+async def _scene(api: Api) -> tuple[bytes, Person, Person, Person, list[Envelope]]:
+    """IC Ines, Ana and Ben: brief to all, Ana's sheet to the IC, a rider to all, Ana's
+    withdrawal to the IC, Ben's acceptance to all."""
+    ic, ana, ben = (
+        Person.new("Ines Park", "ic"),
+        Person.new("Ana Ruiz", "performer"),
+        Person.new("Ben Okafor", "performer"),
+    )
+    await api.register(ic, ana, ben)
+    thread = await open_thread(api, ic, ana, ben)
+    brief = seal_to(ic, thread, [ana, ben], None, b"brief")
+    sheet = seal_to(ana, thread, [ic], brief.hash, b"ana's sheet: no kissing" * 40)
+    rider = seal_to(ic, thread, [ana, ben], brief.hash, b"rider v1")
+    withdrawal = seal_to(ana, thread, [ic], rider.hash, b"ana withdraws")
+    accept = seal_to(ben, thread, [ic, ana], rider.hash, b"ben accepts v1")
+    return thread, ic, ana, ben, [brief, sheet, rider, withdrawal, accept]
+
+
+async def test_a_partner_is_served_only_what_is_addressed_to_them(api: Api) -> None:
+    thread, ic, ana, ben, envelopes = await _scene(api)
+    brief, sheet, rider, withdrawal, accept = envelopes
+    t = b64u_encode(thread)
+    signed = api.sign(ben, "GET", "/v1/stream", b"")
+    async with api.http.ws_connect(api.base + "/v1/stream", headers=signed) as ws:
+        posted = {}
+        for envelope, sender in zip(envelopes, [ic, ana, ic, ana, ben], strict=True):
+            posted[envelope.hash] = await post(api, sender, envelope)
+        pushed = [await ws.receive_json(timeout=5) for _ in range(3)]
+        # Nothing else is queued for Ben: a marker envelope to him arrives next, not the rest.
+        marker = seal_to(ic, thread, [ben], accept.hash, b"marker")
+        await post(api, ic, marker)
+        after = await ws.receive_json(timeout=5)
+    assert [(m["hash"], m["reader_sequence"]) for m in pushed] == [
+        (brief.hash.hex(), 1),
+        (rider.hash.hex(), 2),
+        (accept.hash.hex(), 3),
+    ]
+    assert (after["hash"], after["reader_sequence"]) == (marker.hash.hex(), 4)
+    # The sender's receipt carries the sender's own reader number.
+    assert posted[withdrawal.hash]["reader_sequence"] == 4  # Ana: brief, sheet, rider, then it
+    assert posted[accept.hash]["reader_sequence"] == 3
+
+    page = await api.call(ben, "GET", f"/v1/threads/{t}/envelopes")
+    assert page.status == 200
+    served = [(e["hash"], e["sequence"], e["reader_sequence"]) for e in page.body["envelopes"]]
+    assert served == [
+        (brief.hash.hex(), 1, 1),
+        (rider.hash.hex(), 3, 2),
+        (accept.hash.hex(), 5, 3),
+        (marker.hash.hex(), 6, 4),
+    ]
+    ana_page = await api.call(ana, "GET", f"/v1/threads/{t}/envelopes")
+    assert [e["reader_sequence"] for e in ana_page.body["envelopes"]] == [1, 2, 3, 4, 5]
+    assert marker.hash.hex() not in {e["hash"] for e in ana_page.body["envelopes"]}
+
+    # Every ciphertext a member is served is exactly a size bucket.
+    for reply in (page, ana_page):
+        for item in reply.body["envelopes"]:
+            assert len(Envelope.from_json(item["envelope"]).ciphertext) in BUCKETS
+
+    # A receipt for an envelope not addressed to Ben is refused like a hash that does not exist.
+    hidden = await api.call(ben, "GET", f"/v1/receipts/{withdrawal.hash.hex()}")
+    assert hidden.status == 404
+    mine = await api.call(ben, "GET", f"/v1/receipts/{rider.hash.hex()}")
+    assert (mine.status, mine.body["reader_sequence"]) == (200, 2)
+
+    # The thread description counts and names only Ben's envelopes.
+    detail = await api.call(ben, "GET", f"/v1/threads/{t}")
+    assert detail.body["envelope_count"] == 4
+    assert set(detail.body["heads"]) <= {h for h, _, _ in served}
+    assert withdrawal.hash.hex() not in detail.body["heads"]
+    listing = await api.call(ben, "GET", "/v1/threads")
+    assert [x["envelope_count"] for x in listing.body["threads"]] == [4]
+    ic_detail = await api.call(ic, "GET", f"/v1/threads/{t}")
+    assert ic_detail.body["envelope_count"] == 6
+
+
+async def test_a_reader_detects_an_envelope_meant_for_them_that_the_relay_withheld(
+    api: Api, log_db: DbTarget, tmp_path: Path
+) -> None:
+    thread, ic, ana, ben, envelopes = await _scene(api)
+    for envelope, sender in zip(envelopes, [ic, ana, ic, ana, ben], strict=True):
+        await post(api, sender, envelope)
+    rider = envelopes[2]
+
+    async def ben_cache() -> ThreadCache:
+        cache = ThreadCache(tmp_path / "ben", thread)
+        async with RelayClient(api.base, ben.key, clock=api.clock) as client:
+            items = await client.all_envelopes(thread)
+        cache.merge(
+            [
+                CachedEnvelope(i.envelope, i.sequence, i.index, 0, i.reader_sequence)
+                for i in items
+            ]
+        )
+        return cache
+
+    assert (await ben_cache()).withheld() == []
+
+    # A relay that stops serving Ben the rider (here: its reader row is gone) leaves a hole.
+    engine = log_db.make_engine()
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                delete(EnvelopeReader).where(
+                    EnvelopeReader.hash == rider.hash, EnvelopeReader.reader == ben.identity
+                )
+            )
+    finally:
+        await engine.dispose()
+    cache = await ben_cache()
+    assert rider.hash not in {i.envelope.hash for i in cache.items}
+    assert cache.withheld() == [2]
