@@ -419,7 +419,7 @@ async def join_scene(
 ) -> tuple[SceneRef, KeyHistory]:
     """Performer: check the inviter is who the code says, then join with proof of the secret."""
     await ensure_registered(profile, relay)
-    inviter, _ = await relay.lookup(invite.inviter_fingerprint)
+    inviter, _ = await relay.lookup(invite.inviter_fingerprint, invite_id=invite.invite_id)
     if inviter.identity_key != invite.inviter:
         raise SceneError("The relay's record of the inviter does not match the invite code.")
     if inviter.role != "ic":

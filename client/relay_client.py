@@ -228,9 +228,16 @@ class RelayClient:
             verified.append(await self.verify(receipt, record, RecordType.IDENTITY_RECORD))
         return verified
 
-    async def lookup(self, fingerprint: Fingerprint) -> tuple[KeyHistory, list[VerifiedReceipt]]:
-        """Fetch someone's identity history and verify it and the log receipts of its records."""
-        answer = await self._request("GET", f"/v1/identities/{fingerprint.compact}", signed=False)
+    async def lookup(
+        self, fingerprint: Fingerprint, *, invite_id: bytes | None = None
+    ) -> tuple[KeyHistory, list[VerifiedReceipt]]:
+        """Fetch someone's identity history and verify it and the log receipts of its records.
+
+        The relay answers only for ourselves, people we share a thread with, and (with
+        ``invite_id``) the members of the thread an invite we hold is for.
+        """
+        query = "" if invite_id is None else f"?invite={b64u_encode(invite_id)}"
+        answer = await self._request("GET", f"/v1/identities/{fingerprint.compact}{query}")
         history = decode_history(canonical_json(answer["bundle"]))
         if history.fingerprint != fingerprint:
             raise RelayError(502, "The relay returned an identity with another fingerprint.")

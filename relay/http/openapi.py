@@ -263,7 +263,8 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/identities/{fingerprint}": {
             "get": _op(
-                "Look up an identity: its bundle and a receipt per record",
+                "Look up an identity: its bundle and a receipt per record (yourself, "
+                "co-members, or members of an invite's thread)",
                 {
                     "200": _ok(
                         "found",
@@ -276,9 +277,11 @@ def _paths() -> dict[str, Any]:
                         },
                     )
                 },
-                signed=False,
                 errors=(400, 404),
-                parameters=[FINGERPRINT],
+                parameters=[
+                    FINGERPRINT,
+                    _query("invite", "b64u invite id: look up a member of the invite's thread"),
+                ],
             )
         },
         "/v1/threads": {

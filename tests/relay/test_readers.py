@@ -132,3 +132,51 @@ async def test_a_reader_detects_an_envelope_meant_for_them_that_the_relay_withhe
     cache = await ben_cache()
     assert rider.hash not in {i.envelope.hash for i in cache.items}
     assert cache.withheld() == [2]
+
+
+# --- identity lookup: only for those who need it -------------------------------------------
+
+
+async def test_an_identity_is_looked_up_only_by_itself_co_members_and_invite_holders(
+    api: Api,
+) -> None:
+    from keys.invite import invite_id
+
+    from tests.relay.api_support import invite
+
+    ic, ana, stranger, newcomer = (
+        Person.new("Ines Park", "ic"),
+        Person.new("Ana Ruiz", "performer"),
+        Person.new("Sam Stranger", "performer"),
+        Person.new("Nia Newcomer", "performer"),
+    )
+    await api.register(ic, ana, stranger, newcomer)
+    thread = await open_thread(api, ic, ana)
+    path = f"/v1/identities/{ana.fingerprint}"
+
+    unsigned = await api.call(None, "GET", path)
+    assert unsigned.status == 401
+    assert unsigned.content_type == "application/problem+json"
+    refused = await api.call(stranger, "GET", path)
+    assert refused.status == 404
+    assert "Ana" not in str(refused.body) and "look up" in refused.body["detail"]
+    for who in (ana, ic):  # herself, and a member who shares a thread with her
+        found = await api.call(who, "GET", path)
+        assert found.status == 200, found.body
+        assert found.body["receipts"]
+    assert (await api.call(ana, "GET", f"/v1/identities/{ic.fingerprint}")).status == 200
+
+    # A newcomer holding an invite may check its thread's members before joining; a made-up
+    # invite id, or the same one after it expired, is no better than none.
+    secret = bytes(range(32))
+    await invite(api, ic, thread, secret, ttl=60)
+    ticket = b64u_encode(invite_id(secret))
+    inviter = f"/v1/identities/{ic.fingerprint}?invite={ticket}"
+    assert (await api.call(newcomer, "GET", inviter)).status == 200
+    made_up = f"/v1/identities/{ic.fingerprint}?invite={b64u_encode(bytes(32))}"
+    assert (await api.call(newcomer, "GET", made_up)).status == 404
+    assert (await api.call(newcomer, "GET", f"/v1/identities/{ic.fingerprint}")).status == 404
+    bad = await api.call(newcomer, "GET", f"/v1/identities/{ic.fingerprint}?invite=xyz")
+    assert bad.status == 400
+    api.clock.advance(120)
+    assert (await api.call(newcomer, "GET", inviter)).status == 404
