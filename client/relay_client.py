@@ -28,6 +28,7 @@ from keys.errors import KeysError
 from keys.httpsig import NONCE_SIZE, authority_of, sign_request
 from keys.identity import Fingerprint, KeyHistory, decode_history, encode_history
 from keys.logentry import RecordType, decode_entry
+from keys.mailseal import verify_ingress_key
 from keys.note import NoteVerifier
 from keys.randomness import random_bytes
 
@@ -203,6 +204,20 @@ class RelayClient:
             "GET", f"/log/proof/consistency?from={first}&to={second}", signed=False
         )
         return [b64u_decode(h, length=32, what="proof hash") for h in answer["hashes"]]
+
+    async def mail_ingress_key(self) -> bytes:
+        """The X25519 key mail to this relay's thread addresses is sealed to, checked against
+        the pinned log key (docs/email.md, "Sealed for the pipe")."""
+        verifier = await self.log_verifier()
+        answer = await self._request("GET", "/v1/mail/ingress-key", signed=False)
+        try:
+            key = b64u_decode(answer["key"], length=32, what="ingress key")
+            signature = b64u_decode(answer["signature"], length=64, what="signature")
+            return verify_ingress_key(verifier.public_key, key, signature)
+        except (KeyError, TypeError, KeysError) as exc:
+            raise RelayError(
+                502, f"The relay's mail ingress key is not signed by its log key: {exc}"
+            ) from exc
 
     # --- identities --------------------------------------------------------------------------
 

@@ -284,6 +284,22 @@ def _paths() -> dict[str, Any]:
                 ],
             )
         },
+        "/v1/mail/ingress-key": {
+            "get": _op(
+                "The X25519 key mail to a thread is sealed to, signed by the log key",
+                {
+                    "200": _ok(
+                        "the key",
+                        {
+                            "type": "object",
+                            "required": ["key", "signature"],
+                            "properties": {"key": B64U, "signature": B64U},
+                        },
+                    )
+                },
+                signed=False,
+            )
+        },
         "/v1/threads": {
             "post": _op(
                 "Create a thread (intimacy coordinators only)",
