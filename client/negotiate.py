@@ -245,6 +245,11 @@ class SceneSession:
                 raise SceneError(
                     "You are not named in this scene's brief; ask the IC to add you to it."
                 )
+            if self.scene.role != "ic":
+                raise SceneError(
+                    "No scene brief names you yet; the IC sends it (or sends it again) once "
+                    "you joined."
+                )
             raise SceneError("This scene has no brief yet; the IC sends it once performers join.")
         me_role: Any = (
             self._role_of(self.me, opened) if self.me in brief.members else self.scene.role

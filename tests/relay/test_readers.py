@@ -70,6 +70,7 @@ async def test_a_partner_is_served_only_what_is_addressed_to_them(api: Api) -> N
         (accept.hash.hex(), 5, 3),
         (marker.hash.hex(), 6, 4),
     ]
+    assert {sheet.hash.hex(), withdrawal.hash.hex()}.isdisjoint(h for h, _, _ in served)
     ana_page = await api.call(ana, "GET", f"/v1/threads/{t}/envelopes")
     assert [e["reader_sequence"] for e in ana_page.body["envelopes"]] == [1, 2, 3, 4, 5]
     assert marker.hash.hex() not in {e["hash"] for e in ana_page.body["envelopes"]}
@@ -109,10 +110,7 @@ async def test_a_reader_detects_an_envelope_meant_for_them_that_the_relay_withhe
         async with RelayClient(api.base, ben.key, clock=api.clock) as client:
             items = await client.all_envelopes(thread)
         cache.merge(
-            [
-                CachedEnvelope(i.envelope, i.sequence, i.index, 0, i.reader_sequence)
-                for i in items
-            ]
+            [CachedEnvelope(i.envelope, i.sequence, i.index, 0, i.reader_sequence) for i in items]
         )
         return cache
 
@@ -141,7 +139,6 @@ async def test_an_identity_is_looked_up_only_by_itself_co_members_and_invite_hol
     api: Api,
 ) -> None:
     from keys.invite import invite_id
-
     from tests.relay.api_support import invite
 
     ic, ana, stranger, newcomer = (
