@@ -12,7 +12,8 @@ relay publishes signed by its log key (:func:`ingress_key_statement`).
                 0x00 || SEALED[0 : 2 + 80n], uint32be(len(E)) || E || zeros)
 
 padded so that the AEAD output is a power of two of at least 1 KiB. ``crypto_box_seal`` uses
-a fresh ephemeral key per recipient and says nothing about whose key it was sealed to.
+a fresh ephemeral key per recipient and says nothing about whose key it was sealed to. Random
+draws: message key, then one ephemeral seed per key in order, then the nonce.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import nacl.public
 
 from keys import randomness
 from keys import statement as sig
+from keys.envelope import _wrap_key as wrap_key
 from keys.errors import DecryptionError, EncodingError, LimitError
 from keys.note import NoteSigner
 
@@ -60,9 +62,9 @@ def seal_for(data: bytes, keys: Sequence[bytes]) -> bytes:
     if len(data) > MAX_SEALED_PLAINTEXT:
         raise LimitError("This is too large to seal for mail.")
     message_key = randomness.random_bytes(KEY_SIZE)
-    header = bytes([VERSION, len(keys)]) + b"".join(
-        bytes(sodium.crypto_box_seal(message_key, key)) for key in keys
-    )
+    # crypto_box_seal, spelled out as for envelopes so its ephemeral keys come from the
+    # (vector-patchable) random source; crypto_box_seal_open opens it.
+    header = bytes([VERSION, len(keys)]) + b"".join(wrap_key(message_key, key) for key in keys)
     nonce = randomness.random_bytes(NONCE_SIZE)
     body = len(data).to_bytes(LENGTH_SIZE, "big") + data
     body += bytes(_bucket(len(data)) - TAG_SIZE - len(body))

@@ -253,3 +253,25 @@ def test_generator_reproduces_every_vector_file_byte_for_byte() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+MAIL_SEALS = _files("mail", "valid")
+
+
+@pytest.mark.parametrize("path", MAIL_SEALS, ids=_ids(MAIL_SEALS))
+def test_a_mail_seal_opens_for_each_device_and_reseals_byte_for_byte(path: Path) -> None:
+    from keys import armor, mailseal
+
+    vector = _load(path)
+    inputs, expected = vector["inputs"], vector["expected"]
+    envelope = _load(VECTORS / inputs["plaintext_is_envelope_of"])["expected"]["envelope"]
+    sealed = bytes.fromhex(expected["sealed_hex"])
+    assert armor.dearmor(expected["armored"], armor.SEALED) == sealed
+    for seed_hex in inputs["device_seeds_hex"]:
+        device = nacl.public.PrivateKey(bytes.fromhex(seed_hex))
+        assert mailseal.open_sealed(sealed, [device]) == envelope.encode("ascii")
+    keys_hex = [bytes.fromhex(k) for k in inputs["device_keys_hex"]]
+    with _replayed_random([bytes.fromhex(d["hex"]) for d in inputs["random_draws"]]):
+        again = mailseal.seal_for(envelope.encode("ascii"), keys_hex)
+    assert again == sealed
+    assert expected["aead_length"] & (expected["aead_length"] - 1) == 0

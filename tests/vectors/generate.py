@@ -28,6 +28,7 @@ import nacl.public
 import nacl.signing
 
 import keys.randomness
+from keys import armor, mailseal
 from keys import statement as sig
 from keys.encoding import b64u_encode, canonical_json
 from keys.envelope import (
@@ -773,6 +774,49 @@ def legacy_vector(valid: dict[str, tuple[dict[str, Any], Opened]]) -> dict[str, 
     }
 
 
+def mail_seal_vector(valid: dict[str, tuple[dict[str, Any], Opened]]) -> dict[str, Any]:
+    """An envelope sealed for the mail pipe (keys.mailseal) to Bob's two devices."""
+    stem = "three-recipients-first-in-thread"
+    data = valid[stem][1].envelope.to_bytes()
+    devices = [bytes(device_key("bob", n).public_key) for n in (1, 2)]
+    label = "mail/sealed-to-two-devices"
+    stream = CounterStream(label)
+    with patched_random(stream):
+        sealed = mailseal.seal_for(data, devices)
+    return {
+        "description": "The envelope of valid/three-recipients-first-in-thread.json sealed for "
+        "mail to Bob's devices 1 and 2 (docs/protocol.md, 'Mail seal'). Either device opens it "
+        "with crypto_box_seal_open of its wrapped key, then the AEAD.",
+        "kind": "mail-seal",
+        "derived_from": f"envelope/valid/{stem}.json",
+        "inputs": {
+            "plaintext_is_envelope_of": f"envelope/valid/{stem}.json",
+            "device_seeds_hex": [seed(f"device/bob/{n}").hex() for n in (1, 2)],
+            "device_keys_hex": [d.hex() for d in devices],
+            "random_label": label,
+            "random_draws": [
+                {"use": use, "hex": draw.hex()}
+                for use, draw in zip(
+                    [
+                        "message key",
+                        "ephemeral seed for key 0",
+                        "ephemeral seed for key 1",
+                        "AEAD nonce",
+                    ],
+                    stream.draws,
+                    strict=True,
+                )
+            ],
+        },
+        "expected": {
+            "sealed_hex": sealed.hex(),
+            "sealed_length": len(sealed),
+            "aead_length": len(sealed) - 2 - 2 * mailseal.WRAPPED_SIZE - mailseal.NONCE_SIZE,
+            "armored": armor.armor(sealed, armor.SEALED),
+        },
+    }
+
+
 def _inner_signed_by(base: Opened, key: nacl.signing.SigningKey, purpose: str) -> bytes:
     """Rebuild ``base`` by hand with the same primitives but another inner signature."""
     envelope = base.envelope
@@ -1148,6 +1192,7 @@ def build_all() -> dict[str, bytes]:
     for stem, vector in build_invalid_envelopes(valid).items():
         files[f"envelope/invalid/{stem}.json"] = render(vector)
     files["envelope/legacy/version-1-unpadded.json"] = render(legacy_vector(valid))
+    files["mail/valid/sealed-to-two-devices.json"] = render(mail_seal_vector(valid))
     for stem, vector in build_valid_identities().items():
         files[f"identity/valid/{stem}.json"] = render(vector)
     for stem, vector in build_invalid_identities().items():
@@ -1159,7 +1204,7 @@ def build_all() -> dict[str, bytes]:
 
 def existing_files() -> set[str]:
     found = set()
-    for group in ("envelope", "identity", "request"):
+    for group in ("envelope", "identity", "request", "mail"):
         for path in (HERE / group).glob("*/*.json"):
             found.add(path.relative_to(HERE).as_posix())
     return found
