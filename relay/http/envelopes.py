@@ -41,7 +41,8 @@ async def post_envelope(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "hash": posted.hash.hex(),
-            "sequence": posted.sequence,
+            # The sender's own reader number, not the thread's count (docs/api.md, "Readers").
+            "sequence": own,
             "reader_sequence": own,
             **receipt_json(posted.receipt),
         },
@@ -64,7 +65,7 @@ async def get_envelopes(request: web.Request) -> web.Response:
                     "envelope": json.loads(item.body),
                     "hash": item.hash.hex(),
                     "index": item.index,
-                    "sequence": item.sequence,
+                    "sequence": item.reader_sequence,
                     "reader_sequence": item.reader_sequence,
                     "received_at": item.received_ms,
                 }
@@ -89,7 +90,7 @@ async def get_receipt(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "hash": row.hash.hex(),
-            "sequence": row.sequence,
+            "sequence": reader_sequence,
             "reader_sequence": reader_sequence,
             **receipt_json(receipt),
         }

@@ -69,16 +69,16 @@ class Delivered:
     body: bytes
     hash: bytes
     index: int
-    sequence: int
     received_ms: int
     reader_sequence: int
+    """The reader's own number for it; the thread-wide sequence is never served."""
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     envelopes: list[Delivered]
     next_after: int | None
-    """The cursor for the next page (a sequence number), None at the end."""
+    """The cursor for the next page (the reader's sequence number), None at the end."""
 
 
 class _DuplicateError(Exception):
@@ -101,7 +101,8 @@ def push_message(posted: Posted, reader: bytes) -> dict[str, Any]:
         "type": "envelope",
         "thread": b64u_encode(posted.envelope.context.thread),
         "hash": posted.hash.hex(),
-        "sequence": posted.sequence,
+        # The reader's own number only: the thread's count would say how many were for others.
+        "sequence": posted.reader_sequences[reader],
         "reader_sequence": posted.reader_sequences[reader],
         "index": posted.receipt.index,
         # The canonical bytes are RFC 8785 of the envelope's JSON value: parse, not re-encode.
@@ -372,7 +373,7 @@ def addressed_to(query: _Query, reader: bytes) -> _Query:
 
 
 async def page(backend: Backend, caller: bytes, thread_id: bytes, after: int, limit: int) -> Page:
-    """The caller's envelopes of the thread with sequence > ``after``, oldest first."""
+    """The caller's envelopes of the thread with reader sequence > ``after``, oldest first."""
     async with backend.sessions() as session:
         await load_thread(session, thread_id)
         member = require_member(await load_members(session, thread_id), caller)
@@ -382,14 +383,13 @@ async def page(backend: Backend, caller: bytes, thread_id: bytes, after: int, li
                     StoredEnvelope.body,
                     StoredEnvelope.hash,
                     StoredEnvelope.log_index,
-                    StoredEnvelope.sequence,
                     StoredEnvelope.received_ms,
                     EnvelopeReader.reader_sequence,
                 ),
                 caller,
             )
-            .where(StoredEnvelope.thread_id == thread_id, StoredEnvelope.sequence > after)
-            .order_by(StoredEnvelope.sequence)
+            .where(StoredEnvelope.thread_id == thread_id, EnvelopeReader.reader_sequence > after)
+            .order_by(EnvelopeReader.reader_sequence)
             .limit(limit + 1)
         )
         until = readable_until(member)
@@ -398,7 +398,7 @@ async def page(backend: Backend, caller: bytes, thread_id: bytes, after: int, li
         rows = (await session.execute(query)).all()
     items = [Delivered(*row) for row in rows[:limit]]
     more = len(rows) > limit
-    return Page(items, items[-1].sequence if more else None)
+    return Page(items, items[-1].reader_sequence if more else None)
 
 
 async def receipt(
