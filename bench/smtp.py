@@ -11,9 +11,10 @@ each with one persistent smtplib connection (opened and EHLO'd before the round 
 pre-built messages (the envelope sealed to the relay's ingress key and attached, as
 ``closedset send`` makes them). Every message of every round is sealed and composed before
 anything is measured; each round's messages go to the no-op server first, then to the relay
-(which would refuse a resend as a duplicate). The relay stores and logs every envelope before its 250: after each relay round the
-bench checks that the log grew by exactly the round's messages, and at the end that the
-database holds one envelope per message sent (plus the thread's first).
+(which would refuse a resend as a duplicate). The relay stores and logs every envelope before
+its 250: after each relay round the bench checks that the log grew by exactly the round's
+messages, and at the end that the database holds one envelope per message sent (plus the
+thread's first).
 
 Reported: the median msg/s of each server over the rounds, the ratio (goal: >= 60%), and CPU
 per message of each server process and of the client (utime+stime from /proc over each round,
