@@ -227,8 +227,8 @@ def _paths() -> dict[str, Any]:
             RECEIPT,
             {
                 "type": "object",
-                "required": ["hash", "sequence"],
-                "properties": {"hash": HEX32, "sequence": COUNT},
+                "required": ["hash", "sequence", "reader_sequence"],
+                "properties": {"hash": HEX32, "sequence": COUNT, "reader_sequence": COUNT},
             },
         ]
     }
