@@ -65,7 +65,7 @@ class SceneRef:
     thread: str  # base64url of the 16-byte thread id
     role: str
     invites: dict[str, str] = field(default_factory=dict)  # invite id -> secret (IC only)
-    seen: int = 0  # the thread sequence `closedset inbox` showed up to
+    seen: int = 0  # the reader sequence `closedset inbox` showed up to
 
     @property
     def thread_id(self) -> bytes:
@@ -165,13 +165,21 @@ class ThreadCache:
 
     @property
     def last_sequence(self) -> int:
-        return self.items[-1].sequence if self.items else 0
+        """The paging cursor: the last reader sequence held (0 in a cache from before reader
+        sequences, so that it is fetched again and numbered)."""
+        numbers = [i.reader_sequence for i in self.items if i.reader_sequence is not None]
+        return max(numbers, default=0)
 
     def merge(self, new: list[CachedEnvelope]) -> list[CachedEnvelope]:
-        """Add what is not here yet; returns the envelopes that were new."""
-        seen = {item.envelope.hash for item in self.items}
-        added = [item for item in new if item.envelope.hash not in seen]
-        self.items = sorted(self.items + added, key=lambda item: item.sequence)
+        """Add what is not here yet (and number what was held unnumbered); returns the
+        envelopes that were new. Kept in log order, the thread's order."""
+        held = {item.envelope.hash: item for item in self.items}
+        added = [item for item in new if item.envelope.hash not in held]
+        for item in new:
+            old = held.get(item.envelope.hash)
+            if old is not None and old.reader_sequence is None:
+                held[item.envelope.hash] = item
+        self.items = sorted([*held.values(), *added], key=lambda item: item.index)
         return added
 
     def withheld(self) -> list[int]:
