@@ -225,10 +225,10 @@ _KNOWN_HASHES = select(_envelopes.c.hash, _envelopes.c.thread_id).where(
     _envelopes.c.hash.in_(bindparam("hashes", expanding=True))
 )
 _INSERT_ENVELOPES = insert(_envelopes)
-_READER_COUNTS = (
-    select(_readers.c.thread_id, _readers.c.reader, func.max(_readers.c.reader_sequence))
-    .where(_readers.c.thread_id.in_(bindparam("threads", expanding=True)))
-    .group_by(_readers.c.thread_id, _readers.c.reader)
+# One reader's last number: the end of a primary-key prefix, one index seek however long
+# the thread (a GROUP BY over the thread would grow with it).
+_READER_LAST = select(func.max(_readers.c.reader_sequence)).where(
+    _readers.c.thread_id == bindparam("t_id"), _readers.c.reader == bindparam("reader")
 )
 _INSERT_READERS = insert(_readers)
 
@@ -305,25 +305,29 @@ async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
     if errors:
         raise Withdraw(errors)
     await session.execute(_INSERT_ENVELOPES, values)
-    await session.execute(_INSERT_READERS, await _reader_rows(session, mine, sorted(before)))
+    await session.execute(_INSERT_READERS, await _reader_rows(session, mine))
 
 
 async def _reader_rows(
-    session: AsyncSession, mine: list[tuple[RoundItem, EnvelopeRow]], threads: list[bytes]
+    session: AsyncSession, mine: list[tuple[RoundItem, EnvelopeRow]]
 ) -> list[dict[str, Any]]:
     """One row per (envelope, recipient identity), numbering each reader's envelopes on.
 
     The thread rows are locked (the sequences were taken above), so no other round numbers
     the same readers at the same time.
     """
-    result = await session.execute(_READER_COUNTS, {"threads": threads})
-    counts = {(t, r): int(n) for t, r, n in result}
+    counts: dict[tuple[bytes, bytes], int] = {}
+    for key in sorted(
+        {(r.thread_id, k) for _, r in mine for k in r.envelope.context.recipient_identities}
+    ):
+        last = await session.execute(_READER_LAST, {"t_id": key[0], "reader": key[1]})
+        counts[key] = int(last.scalar() or 0)
     rows = []
     for _, row in mine:
         row.reader_sequences = {}
         for reader in sorted(row.envelope.context.recipient_identities):
             key = (row.thread_id, reader)
-            counts[key] = counts.get(key, 0) + 1
+            counts[key] += 1
             row.reader_sequences[reader] = counts[key]
             rows.append(
                 {
