@@ -88,3 +88,9 @@ def test_seals_are_padded_to_powers_of_two(length: int) -> None:
     altered = sealed[:-1] + bytes([sealed[-1] ^ 1])
     with pytest.raises(DecryptionError):
         open_sealed(altered, [device])
+
+
+def test_the_check_would_catch_a_name_in_a_header() -> None:
+    ic, ana, _ = _thread()
+    with pytest.raises(AssertionError):
+        assert_no_identity(b"Subject: Ana's withdrawal\r\n\r\nhi\r\n", [_Profile(ic)], ["Ana"])
