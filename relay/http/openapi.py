@@ -201,12 +201,13 @@ def _paths() -> dict[str, Any]:
     }
     page_item = {
         "type": "object",
-        "required": ["envelope", "hash", "index", "sequence", "received_at"],
+        "required": ["envelope", "hash", "index", "sequence", "reader_sequence", "received_at"],
         "properties": {
             "envelope": ENVELOPE,
             "hash": HEX32,
             "index": COUNT,
             "sequence": COUNT,
+            "reader_sequence": COUNT,
             "received_at": COUNT,
         },
     }
@@ -280,7 +281,13 @@ def _paths() -> dict[str, Any]:
                 errors=(400, 404),
                 parameters=[
                     FINGERPRINT,
-                    _query("invite", "b64u invite id: look up a member of the invite's thread"),
+                    {
+                        "name": "invite",
+                        "in": "query",
+                        "required": False,
+                        "description": "b64u invite id: look up a member of the invite's thread",
+                        "schema": B64U32,
+                    },
                 ],
             )
         },
@@ -293,7 +300,8 @@ def _paths() -> dict[str, Any]:
                         {
                             "type": "object",
                             "required": ["key", "signature"],
-                            "properties": {"key": B64U, "signature": B64U},
+                            "additionalProperties": False,
+                            "properties": {"key": B64U32, "signature": B64U},
                         },
                     )
                 },

@@ -79,7 +79,7 @@ async def test_the_readers_migration_numbers_stored_envelopes_per_reader(log_db:
     to_all = seal_to(ben, thread, [ic, ana], to_ic.hash)
     engine = log_db.make_engine()
     try:
-        await downgrade(engine, "0004_log_cosignatures")
+        await downgrade(engine, "0005_request_nonces")
         async with engine.begin() as conn:
             for p in (ic, ana, ben):
                 await conn.execute(
