@@ -8,12 +8,13 @@ on free 127.0.0.1 ports; a no-op aiosmtpd server (aiosmtpd's ``SMTP`` whose hand
 at once); and this process, which sets up the relay (two members registered, a thread, its
 first envelope) and then is the client. The client is the same for both servers: K threads,
 each with one persistent smtplib connection (opened and EHLO'd before the round starts), sending
-pre-built messages (the armored envelope attached, as ``closedset send`` makes them). Every
-message of every round is sealed and composed before anything is measured; each round's
-messages go to the no-op server first, then to the relay (which would refuse a resend as a
-duplicate). The relay stores and logs every envelope before its 250: after each relay round the
-bench checks that the log grew by exactly the round's messages, and at the end that the
-database holds one envelope per message sent (plus the thread's first).
+pre-built messages (the envelope sealed to the relay's ingress key and attached, as
+``closedset send`` makes them). Every message of every round is sealed and composed before
+anything is measured; each round's messages go to the no-op server first, then to the relay
+(which would refuse a resend as a duplicate). The relay stores and logs every envelope before
+its 250: after each relay round the bench checks that the log grew by exactly the round's
+messages, and at the end that the database holds one envelope per message sent (plus the
+thread's first).
 
 Reported: the median msg/s of each server over the rounds, the ratio (goal: >= 60%), and CPU
 per message of each server process and of the client (utime+stime from /proc over each round,
@@ -252,6 +253,7 @@ class Tally:
 
 def run(messages: int, clients: int, rounds: int) -> tuple[list[Row], dict[str, int]]:
     from client.mail.compose import compose
+    from keys.encoding import b64u_decode
     from keys.envelope import seal
     from keys.mailparts import thread_local_part
 
@@ -263,6 +265,9 @@ def run(messages: int, clients: int, rounds: int) -> tuple[list[Row], dict[str, 
             base = f"http://127.0.0.1:{relay.ports['http']}"
             ana_key, recipients, thread = asyncio.run(setup_thread(base))
             to = f"{thread_local_part(thread)}@{DOMAIN}"
+            # Mail travels sealed to the relay's ingress key, as `closedset send` seals it.
+            with urllib.request.urlopen(f"{base}/v1/mail/ingress-key") as answer:
+                ingress = b64u_decode(json.loads(answer.read())["key"], length=32)
 
             def sealed(text: bytes, prev: bytes | None) -> Any:
                 return seal(
@@ -277,7 +282,7 @@ def run(messages: int, clients: int, rounds: int) -> tuple[list[Row], dict[str, 
             first = sealed(b"first", None)
             drive(
                 relay.ports["smtp"],
-                [[compose(first, from_address="a@c.test", to_address=to)]],
+                [[compose(first, ingress_key=ingress, from_address="a@c.test", to_address=to)]],
                 to,
             )
             # Every message names the first as previous, so concurrent clients never conflict.
@@ -285,6 +290,7 @@ def run(messages: int, clients: int, rounds: int) -> tuple[list[Row], dict[str, 
                 [
                     compose(
                         sealed(f"statement {r * messages + i}".encode(), first.hash),
+                        ingress_key=ingress,
                         from_address="ana@client.test",
                         to_address=to,
                     )

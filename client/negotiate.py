@@ -99,7 +99,13 @@ class SceneSession:
         while True:
             page, cursor = await self.relay.page(self.scene.thread_id, cursor, limit=500)
             fetched.extend(
-                CachedEnvelope(item.envelope, item.sequence, item.index, int(item.received_at))
+                CachedEnvelope(
+                    item.envelope,
+                    item.sequence,
+                    item.index,
+                    int(item.received_at),
+                    item.reader_sequence,
+                )
                 for item in page
             )
             if not cursor or not page:
@@ -112,6 +118,14 @@ class SceneSession:
         for sender in {item.envelope.context.sender for item in self.cache.items}:
             await self.history(sender)
         return added
+
+    def withheld(self) -> list[int]:
+        """Per-reader numbers of envelopes addressed to us that the relay has not served.
+
+        Never an exception: a relay that withholds must not also block a withdrawal; the
+        CLI and the evidence export say it instead.
+        """
+        return self.cache.withheld()
 
     def opened(self) -> list[OpenedStatement]:
         """Every statement of the thread this profile can open, in log order."""
@@ -232,6 +246,11 @@ class SceneSession:
                 raise SceneError(
                     "You are not named in this scene's brief; ask the IC to add you to it."
                 )
+            if self.scene.role != "ic":
+                raise SceneError(
+                    "No scene brief names you yet; the IC sends it (or sends it again) once "
+                    "you joined."
+                )
             raise SceneError("This scene has no brief yet; the IC sends it once performers join.")
         me_role: Any = (
             self._role_of(self.me, opened) if self.me in brief.members else self.scene.role
@@ -242,7 +261,7 @@ class SceneSession:
         step(state, prospective)  # SceneRuleError: refused here, before anything is sent
         readers = audience(statement, sender=self.me, brief=brief)
         recipients = await self._recipients(readers)
-        prev = self.cache.items[-1].envelope.hash if self.cache.items else None
+        prev = choose_prev(self.cache.items, {r.identity for r in recipients})
         sealed = seal(
             wrap(statement),
             sender=self.profile.signing_key(),
@@ -253,7 +272,11 @@ class SceneSession:
         )
         posted = await self.relay.post(sealed.envelope)
         cached = CachedEnvelope(
-            sealed.envelope, posted.sequence, posted.receipt.index, posted.receipt.received_ms
+            sealed.envelope,
+            posted.sequence,
+            posted.receipt.index,
+            posted.receipt.received_ms,
+            posted.reader_sequence,
         )
         self.cache.merge([cached])
         self.cache.save()
@@ -274,6 +297,17 @@ class SceneSession:
                 )
             recipients.extend(Recipient(identity, device) for device in devices)
         return recipients
+
+
+def choose_prev(items: list[CachedEnvelope], audience: set[bytes]) -> bytes | None:
+    """The previous hash of a new envelope for ``audience`` (docs/protocol.md, "Readers and
+    the chain"): the latest envelope we hold that every reader of the new one was served too,
+    so no reader is shown the hash of an envelope they cannot fetch; else (a reader who
+    joined after everything we share with them) the latest envelope we hold."""
+    for cached in reversed(items):
+        if audience <= cached.envelope.context.recipient_identities:
+            return cached.envelope.hash
+    return items[-1].envelope.hash if items else None
 
 
 def _open_any(envelope: Envelope, devices: list[Any]) -> Opened | None:
@@ -415,7 +449,7 @@ async def join_scene(
 ) -> tuple[SceneRef, KeyHistory]:
     """Performer: check the inviter is who the code says, then join with proof of the secret."""
     await ensure_registered(profile, relay)
-    inviter, _ = await relay.lookup(invite.inviter_fingerprint)
+    inviter, _ = await relay.lookup(invite.inviter_fingerprint, invite_id=invite.invite_id)
     if inviter.identity_key != invite.inviter:
         raise SceneError("The relay's record of the inviter does not match the invite code.")
     if inviter.role != "ic":

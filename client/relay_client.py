@@ -28,6 +28,7 @@ from keys.errors import KeysError
 from keys.httpsig import NONCE_SIZE, authority_of, sign_request
 from keys.identity import Fingerprint, KeyHistory, decode_history, encode_history
 from keys.logentry import RecordType, decode_entry
+from keys.mailseal import verify_ingress_key
 from keys.note import NoteVerifier
 from keys.randomness import random_bytes
 
@@ -54,6 +55,8 @@ class PostedEnvelope:
     hash: bytes
     sequence: int
     receipt: VerifiedReceipt
+    reader_sequence: int | None = None
+    """The sender's own per-reader number for it (docs/api.md, "Readers")."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class ThreadEnvelope:
     sequence: int
     index: int
     received_at: Any
+    reader_sequence: int | None = None
+    """This reader's number for it: 1, 2, 3, ... over the envelopes addressed to them."""
 
 
 class RelayClient:
@@ -200,6 +205,20 @@ class RelayClient:
         )
         return [b64u_decode(h, length=32, what="proof hash") for h in answer["hashes"]]
 
+    async def mail_ingress_key(self) -> bytes:
+        """The X25519 key mail to this relay's thread addresses is sealed to, checked against
+        the pinned log key (docs/email.md, "Sealed for the pipe")."""
+        verifier = await self.log_verifier()
+        answer = await self._request("GET", "/v1/mail/ingress-key", signed=False)
+        try:
+            key = b64u_decode(answer["key"], length=32, what="ingress key")
+            signature = b64u_decode(answer["signature"], length=64, what="signature")
+            return verify_ingress_key(verifier.public_key, key, signature)
+        except (KeyError, TypeError, KeysError) as exc:
+            raise RelayError(
+                502, f"The relay's mail ingress key is not signed by its log key: {exc}"
+            ) from exc
+
     # --- identities --------------------------------------------------------------------------
 
     async def register(self, history: KeyHistory) -> list[VerifiedReceipt]:
@@ -224,9 +243,16 @@ class RelayClient:
             verified.append(await self.verify(receipt, record, RecordType.IDENTITY_RECORD))
         return verified
 
-    async def lookup(self, fingerprint: Fingerprint) -> tuple[KeyHistory, list[VerifiedReceipt]]:
-        """Fetch someone's identity history and verify it and the log receipts of its records."""
-        answer = await self._request("GET", f"/v1/identities/{fingerprint.compact}", signed=False)
+    async def lookup(
+        self, fingerprint: Fingerprint, *, invite_id: bytes | None = None
+    ) -> tuple[KeyHistory, list[VerifiedReceipt]]:
+        """Fetch someone's identity history and verify it and the log receipts of its records.
+
+        The relay answers only for ourselves, people we share a thread with, and (with
+        ``invite_id``) the members of the thread an invite we hold is for.
+        """
+        query = "" if invite_id is None else f"?invite={b64u_encode(invite_id)}"
+        answer = await self._request("GET", f"/v1/identities/{fingerprint.compact}{query}")
         history = decode_history(canonical_json(answer["bundle"]))
         if history.fingerprint != fingerprint:
             raise RelayError(502, "The relay returned an identity with another fingerprint.")
@@ -274,7 +300,10 @@ class RelayClient:
         thread = b64u_encode(envelope.context.thread)
         answer = await self._request("POST", f"/v1/threads/{thread}/envelopes", data)
         receipt = await self.verify(answer, data, RecordType.ENVELOPE)
-        return PostedEnvelope(envelope.hash, int(answer["sequence"]), receipt)
+        own = answer.get("reader_sequence")
+        return PostedEnvelope(
+            envelope.hash, int(answer["sequence"]), receipt, None if own is None else int(own)
+        )
 
     async def page(
         self, thread: bytes, after: str | None = None, limit: int = 100
@@ -289,6 +318,9 @@ class RelayClient:
                     json_int(item["sequence"], "envelope's sequence"),
                     json_int(item["index"], "envelope's log index"),
                     item.get("received_at"),
+                    None
+                    if item.get("reader_sequence") is None
+                    else json_int(item["reader_sequence"], "envelope's reader sequence"),
                 )
                 for item in answer["envelopes"]
             ]

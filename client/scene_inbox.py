@@ -1,6 +1,6 @@
 """``closedset inbox``: sync every scene of the profile and list what arrived since last time.
 
-Each scene remembers how far its thread was shown (``SceneRef.seen``, a thread sequence), so
+Each scene remembers how far its thread was shown (``SceneRef.seen``, the reader sequence), so
 the inbox lists only what is new; a scene whose relay cannot be reached is reported, not fatal.
 """
 
@@ -40,7 +40,7 @@ async def new_in_scene(
         found = [
             {"scene": scene.alias, **row(item.event, names, refused, state)}
             for item in session.opened()
-            if item.cached.sequence > scene.seen and item.event.sender != session.me
+            if (item.cached.reader_sequence or 0) > scene.seen and item.event.sender != session.me
         ]
         scene.seen = session.cache.last_sequence
     return found

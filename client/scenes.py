@@ -65,7 +65,7 @@ class SceneRef:
     thread: str  # base64url of the 16-byte thread id
     role: str
     invites: dict[str, str] = field(default_factory=dict)  # invite id -> secret (IC only)
-    seen: int = 0  # the thread sequence `closedset inbox` showed up to
+    seen: int = 0  # the reader sequence `closedset inbox` showed up to
 
     @property
     def thread_id(self) -> bytes:
@@ -131,14 +131,19 @@ class CachedEnvelope:
     sequence: int
     index: int
     received_ms: int
+    reader_sequence: int | None = None
+    """The relay's per-reader number for it (None in caches written before there was one)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value: dict[str, Any] = {
             "envelope": self.envelope.to_json(),
             "sequence": self.sequence,
             "index": self.index,
             "received_ms": self.received_ms,
         }
+        if self.reader_sequence is not None:
+            value["reader_sequence"] = self.reader_sequence
+        return value
 
 
 class ThreadCache:
@@ -153,20 +158,40 @@ class ThreadCache:
                 int(item["sequence"]),
                 int(item["index"]),
                 int(item["received_ms"]),
+                None if item.get("reader_sequence") is None else int(item["reader_sequence"]),
             )
             for item in raw["envelopes"]
         ]
 
     @property
     def last_sequence(self) -> int:
-        return self.items[-1].sequence if self.items else 0
+        """The paging cursor: the last reader sequence held (0 in a cache from before reader
+        sequences, so that it is fetched again and numbered)."""
+        numbers = [i.reader_sequence for i in self.items if i.reader_sequence is not None]
+        return max(numbers, default=0)
 
     def merge(self, new: list[CachedEnvelope]) -> list[CachedEnvelope]:
-        """Add what is not here yet; returns the envelopes that were new."""
-        seen = {item.envelope.hash for item in self.items}
-        added = [item for item in new if item.envelope.hash not in seen]
-        self.items = sorted(self.items + added, key=lambda item: item.sequence)
+        """Add what is not here yet (and number what was held unnumbered); returns the
+        envelopes that were new. Kept in log order, the thread's order."""
+        held = {item.envelope.hash: item for item in self.items}
+        added = [item for item in new if item.envelope.hash not in held]
+        for item in new:
+            old = held.get(item.envelope.hash)
+            if old is not None and old.reader_sequence is None:
+                held[item.envelope.hash] = item
+        self.items = sorted([*held.values(), *added], key=lambda item: item.index)
         return added
+
+    def withheld(self) -> list[int]:
+        """Per-reader numbers missing between the first and the last one held: envelopes
+        addressed to this reader that the relay never served (docs/api.md, "Readers")."""
+        numbers = sorted({i.reader_sequence for i in self.items if i.reader_sequence is not None})
+        if not numbers:
+            return []
+        have = set(numbers)
+        # A cache older than reader numbers starts wherever the numbers start.
+        start = 1 if all(i.reader_sequence is not None for i in self.items) else numbers[0]
+        return [n for n in range(start, numbers[-1] + 1) if n not in have]
 
     def save(self) -> None:
         write_private_file(

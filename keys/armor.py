@@ -20,7 +20,8 @@ IDENTITY: Final = "IDENTITY"
 KEY_BACKUP: Final = "KEY BACKUP"
 DISCLOSURE: Final = "DISCLOSURE"
 BUNDLE: Final = "EVIDENCE"
-LABELS: Final = frozenset({ENVELOPE, IDENTITY, KEY_BACKUP, DISCLOSURE, BUNDLE})
+SEALED: Final = "SEALED MAIL"  # keys.mailseal: an envelope sealed for the mail pipe
+LABELS: Final = frozenset({ENVELOPE, IDENTITY, KEY_BACKUP, DISCLOSURE, BUNDLE, SEALED})
 
 # Checked on the whole input before any decoding, so a huge paste costs nothing.
 MAX_ARMOR_CHARS: Final = 4 * 1024 * 1024

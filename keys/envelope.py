@@ -6,7 +6,9 @@ Sealing (sender) and opening (recipient, or counsel holding a disclosed message 
    list (identity key, device key), hash of the previous envelope the sender saw.
 2. inner signature = Ed25519(``closedset/envelope/inner/v1``, SHA-256(JCS(context)) || plaintext)
 3. ciphertext = XChaCha20-Poly1305-IETF(message key, nonce, aad = JCS(context),
-   inner signature || plaintext); the message key is fresh for every envelope.
+   inner signature || uint32be(len(plaintext)) || plaintext || zero padding), padded so that
+   the ciphertext is exactly one of :data:`BUCKETS` long (format version 2); the message key
+   is fresh for every envelope. Version 1 (no length, no padding) is still read, never sealed.
 4. one sealed box (libsodium ``crypto_box_seal`` construction) of the message key per device.
 5. outer signature = Ed25519(``closedset/envelope/outer/v1``, JCS(envelope without signature)).
 
@@ -32,15 +34,21 @@ from keys import statement as sig
 from keys.encoding import b64u_decode, b64u_encode, canonical_json, parse_canonical_json
 from keys.errors import DecryptionError, EncodingError, LimitError
 
-VERSION = 1
+VERSION = 2  # what seal() writes: padded to a bucket
+VERSIONS = frozenset({1, 2})  # what a reader accepts: 1 is unpadded, kept for old threads
 MAX_RECIPIENTS = 64  # device keys, the sender's own included
-MAX_PLAINTEXT_BYTES = 256 * 1024
+LENGTH_SIZE = 4  # uint32be length of the plaintext, inside the AEAD (version 2)
+# Version 2 ciphertext lengths (AEAD output, tag included): powers of two from 1 KiB to 256 KiB.
+BUCKETS = tuple(1024 << k for k in range(9))
+V1_MAX_PLAINTEXT_BYTES = 256 * 1024
 MAX_ENVELOPE_BYTES = 512 * 1024  # canonical bytes; covers base64 growth of the largest plaintext
 THREAD_ID_SIZE = 16
 HASH_SIZE = 32
 KEY_SIZE = 32  # XChaCha20-Poly1305 key, X25519 and Ed25519 public keys
 NONCE_SIZE = 24
 TAG_SIZE = 16
+# The largest plaintext that fits the largest bucket with its inner signature, length and tag.
+MAX_PLAINTEXT_BYTES = BUCKETS[-1] - TAG_SIZE - sig.SIGNATURE_SIZE - LENGTH_SIZE
 WRAPPED_KEY_SIZE = 32 + KEY_SIZE + 16  # ephemeral public key, sealed message key, MAC
 
 _ENVELOPE_FIELDS = frozenset({"context", "nonce", "ciphertext", "keys", "signature"})
@@ -172,12 +180,18 @@ class Envelope:
         if raw is not None:
             context = context._known_bytes(_context_slice(raw))
         ciphertext = b64u_decode(value["ciphertext"], what="ciphertext")
-        if (
-            not TAG_SIZE + sig.SIGNATURE_SIZE
-            <= len(ciphertext)
-            <= (MAX_PLAINTEXT_BYTES + sig.SIGNATURE_SIZE + TAG_SIZE)
-        ):
-            raise LimitError("The envelope's ciphertext is shorter or longer than allowed.")
+        if context.version == 1:
+            if (
+                not TAG_SIZE + sig.SIGNATURE_SIZE
+                <= len(ciphertext)
+                <= (V1_MAX_PLAINTEXT_BYTES + sig.SIGNATURE_SIZE + TAG_SIZE)
+            ):
+                raise LimitError("The envelope's ciphertext is shorter or longer than allowed.")
+        elif len(ciphertext) not in _BUCKET_SET:
+            raise LimitError(
+                "The envelope's ciphertext is not padded to one of the size buckets "
+                "(1 KiB to 256 KiB, powers of two)."
+            )
         return cls(
             context=context,
             nonce=b64u_decode(value["nonce"], length=NONCE_SIZE, what="nonce"),
@@ -239,9 +253,10 @@ def _require_fields(value: Any, fields: frozenset[str], what: str) -> None:
 
 def _parse_context(value: Any) -> Context:
     _require_fields(value, _CONTEXT_FIELDS, "envelope context")
-    if value["v"] != VERSION or isinstance(value["v"], bool):
+    version = value["v"]
+    if type(version) is not int or version not in VERSIONS:
         raise EnvelopeFormatError(
-            f"This envelope is format version {value['v']!r}; only 1 is known."
+            f"This envelope is format version {version!r}; only 1 and 2 are known."
         )
     raw = value["recipients"]
     if not isinstance(raw, list) or not raw:
@@ -267,7 +282,40 @@ def _parse_context(value: Any) -> Context:
         prev=None
         if value["prev"] is None
         else b64u_decode(value["prev"], length=HASH_SIZE, what="previous hash"),
+        version=version,
     )
+
+
+_BUCKET_SET = frozenset(BUCKETS)
+
+
+def bucket_for(plaintext_length: int) -> int:
+    """The ciphertext length (a bucket) of a version 2 envelope with this plaintext length."""
+    needed = sig.SIGNATURE_SIZE + LENGTH_SIZE + plaintext_length + TAG_SIZE
+    for bucket in BUCKETS:
+        if needed <= bucket:
+            return bucket
+    raise LimitError(f"A statement may be at most {MAX_PLAINTEXT_BYTES} bytes.")
+
+
+def pad(inner: bytes, plaintext: bytes) -> bytes:
+    """The version 2 AEAD plaintext: inner signature, length, plaintext, zeros to a bucket."""
+    # inner signature || uint32be(len) || plaintext || zeros, TAG_SIZE short of a bucket.
+    body = inner + len(plaintext).to_bytes(LENGTH_SIZE, "big") + plaintext
+    return body + bytes(bucket_for(len(plaintext)) - TAG_SIZE - len(body))
+
+
+def _unpad(padded: bytes) -> bytes:
+    # The inverse of _pad after the inner signature: one length, then only zero bytes.
+    if len(padded) < LENGTH_SIZE:
+        raise DecryptionError("The envelope's padded plaintext is too short for its length.")
+    length = int.from_bytes(padded[:LENGTH_SIZE], "big")
+    end = LENGTH_SIZE + length
+    if end > len(padded) or padded[end:].count(0) != len(padded) - end:
+        raise DecryptionError(
+            "The envelope's padding is malformed (a length beyond the data, or non-zero bytes)."
+        )
+    return padded[LENGTH_SIZE:end]
 
 
 def _check_recipients(sender: bytes, pairs: list[tuple[bytes, bytes]]) -> None:
@@ -323,7 +371,7 @@ def seal(
     message_key = randomness.random_bytes(KEY_SIZE)
     nonce = randomness.random_bytes(NONCE_SIZE)
     ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        inner + plaintext, context_bytes, nonce, message_key
+        pad(inner, plaintext), context_bytes, nonce, message_key
     )
     unsigned = Envelope(
         context=context,
@@ -374,6 +422,8 @@ def _decrypt_after_outer(envelope: Envelope, message_key: bytes) -> Opened:
         inner_and_plaintext[: sig.SIGNATURE_SIZE],
         inner_and_plaintext[sig.SIGNATURE_SIZE :],
     )
+    if envelope.context.version >= 2:
+        plaintext = _unpad(plaintext)
     sig.verify(
         envelope.context.sender,
         sig.ENVELOPE_INNER,

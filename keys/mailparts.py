@@ -22,6 +22,9 @@ from keys.errors import EncodingError
 
 ENVELOPE_MEDIA_TYPE: Final = "application/vnd.closedset.envelope"
 ATTACHMENT_NAME: Final = "envelope.asc"
+# An envelope sealed for the mail pipe (keys.mailseal), armored as CLOSEDSET SEALED MAIL.
+SEALED_MEDIA_TYPE: Final = "application/vnd.closedset.sealed"
+SEALED_ATTACHMENT_NAME: Final = "message.asc"
 
 # compat32 is the email package's fast path: no header objects are built, and we read only
 # Content-Type, Content-Disposition and the payload of each part.
@@ -64,6 +67,8 @@ class Found:
     envelopes: tuple[bytes, ...]
     mentions_armor: bool
     """True if any part held a BEGIN CLOSEDSET line, so 'no envelope' means a damaged one."""
+    sealed: tuple[bytes, ...] = ()
+    """Distinct mail seals (``keys.mailseal``), not yet opened: each holds one envelope."""
 
 
 def find_envelopes(raw: bytes) -> Found:
@@ -74,6 +79,7 @@ def find_envelopes(raw: bytes) -> Found:
     """
     message = _PARSER.parsebytes(raw)
     found: list[bytes] = []
+    sealed: list[bytes] = []
     mentions = False
     for part in message.walk():
         if part.is_multipart():
@@ -90,17 +96,20 @@ def find_envelopes(raw: bytes) -> Found:
             text = _text(part, payload)
             mentions = mentions or "BEGIN CLOSEDSET" in text
             blocks = armor.find_armored(text, armor.ENVELOPE)
+            for block in armor.find_armored(text, armor.SEALED) if "SEALED" in text else ():
+                if block not in sealed:
+                    sealed.append(block)
         for block in blocks:
             if block not in found:
                 found.append(block)
-    return Found(tuple(found), mentions or bool(found))
+    return Found(tuple(found), mentions or bool(found) or bool(sealed), tuple(sealed))
 
 
 def _kind(part: Message) -> str | None:
     """Say "binary" for an envelope attachment, "text" for a body that may hold armor."""
     content_type = part.get_content_type()
     filename = (part.get_filename() or "").lower()
-    if content_type == ENVELOPE_MEDIA_TYPE or filename.endswith(".asc"):
+    if content_type in (ENVELOPE_MEDIA_TYPE, SEALED_MEDIA_TYPE) or filename.endswith(".asc"):
         return "binary"
     if content_type == "text/plain":
         return "text"

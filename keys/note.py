@@ -23,6 +23,7 @@ from typing import ClassVar, Protocol, Self
 import nacl.exceptions
 import nacl.signing
 
+from keys import statement as tagged
 from keys.errors import EncodingError, KeysError, SignatureError
 
 SIGNATURE_TYPE_ED25519 = 0x01
@@ -287,6 +288,15 @@ class NamedSigningKey:
 
     def _ed25519(self, message: bytes) -> bytes:
         return bytes(self._signing_key.sign(message).signature)
+
+    def derive_secret(self, label: bytes) -> bytes:
+        """SHA-256(label || seed): a 32-byte secret for another purpose (``label`` ends in
+        0x00 and names it), kept with this key and never usable as it."""
+        return hashlib.sha256(label + self._seed).digest()
+
+    def sign_statement_bytes(self, purpose: str, message: bytes) -> bytes:
+        """A purpose-tagged signature (``keys.statement``) by this key."""
+        return tagged.sign(self._signing_key, purpose, message)
 
     def __repr__(self) -> str:
         # Never show the seed, even in a traceback.

@@ -16,10 +16,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keys.httpsig import authority_of
+from keys.mailseal import ingress_private_key
 from keys.note import NoteSigner
 from relay.config import RelayConfig
 from relay.db.engine import create_engine, sequencer_engine, session_factory
-from relay.http import envelopes, identities, stream, threads
+from relay.http import envelopes, identities, mailkey, stream, threads
 from relay.http.auth import REPLAY_GUARD, auth_middleware, public
 from relay.http.common import BACKEND, CLOCK
 from relay.http.errors import problem_middleware
@@ -90,6 +91,7 @@ def create_app(
     app.router.add_get("/healthz", get_health)
     app.router.add_get("/openapi.json", get_openapi)
     identities.add_routes(app, limits)
+    mailkey.add_routes(app, signer)
     threads.add_routes(app)
     envelopes.add_routes(app)
     app.router.add_get("/v1/stream", stream.get_stream)
@@ -121,7 +123,13 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         sessions = session_factory(engine)
         app[REPLAY_GUARD] = ReplayGuard(engine)
         app[BACKEND] = Backend(
-            sessions, store, sequencer, config.limits, Hub(), AdmissionCache(sessions)
+            sessions,
+            store,
+            sequencer,
+            config.limits,
+            Hub(),
+            AdmissionCache(sessions),
+            ingress_private_key(signer),
         )
         try:
             yield

@@ -1,7 +1,8 @@
-"""In-process push of new envelopes to the WebSocket streams of the thread's current members.
+"""In-process push of new envelopes to the WebSocket streams of their readers.
 
-One :class:`Hub` per relay process. A publisher names the readers (the members that were
-current when the envelope committed), so a removed member simply stops being named. A
+One :class:`Hub` per relay process. A publisher names the readers (the envelope's recipients
+that were current members when it committed), so a removed member, or a member the envelope
+is not addressed to, is simply not named. A
 relay run as several processes on PostgreSQL would need a shared channel (LISTEN/NOTIFY)
 feeding every process's hub; this single-process hub is what the relay has today.
 """

@@ -56,7 +56,11 @@ def brief_of(session: SceneSession) -> SceneBrief:
     if session.cache.items:
         # The thread has envelopes but no brief opens: it was not encrypted to this person.
         raise ClientError("You are not named in this scene's brief; ask the IC to add you to it.")
-    raise ClientError("There is no scene brief yet; the IC sends it once every performer joined.")
+    # The relay serves each member only what is addressed to them, so a brief that does not
+    # name this person is not even visible as ciphertext: both cases read the same.
+    raise ClientError(
+        "No scene brief names you yet; the IC sends it (or sends it again) once you joined."
+    )
 
 
 def ic_only(session: SceneSession, what: str) -> None:

@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+import nacl.signing
+
 from client.cli.context import Context, table
 from client.cli.registry import Command, add_command
 from client.errors import UsageError
@@ -26,7 +28,10 @@ from client.mail.settings import (
 from client.mail.sources import messages
 from client.mail.submit import Route, submit
 from client.profile import Profile
+from client.relay_client import RelayClient
+from client.scenes import RelayPins, SceneBook
 from keys import armor
+from keys.encoding import b64u_encode
 from keys.envelope import Envelope
 
 
@@ -59,6 +64,27 @@ def _read_envelope(ctx: Context, source: str) -> Envelope:
     return Envelope.from_bytes(blocks[0]).verify_outer()
 
 
+async def _ingress_key(ctx: Context, envelope: Envelope, relay: str | None) -> bytes:
+    """The relay's mail ingress key, checked against the log key pinned for that relay."""
+    if relay is None:
+        thread = b64u_encode(envelope.context.thread)
+        urls = {s.relay for s in SceneBook(ctx.home) if s.thread == thread}
+        if len(urls) != 1:
+            raise UsageError(
+                "Give --relay URL (the relay's web address): mail is sealed to its ingress key."
+            )
+        relay = urls.pop()
+    pins = RelayPins(ctx.home)
+    # The key is public and the request unsigned: a throwaway key stands in for ours.
+    async with RelayClient(
+        relay,
+        nacl.signing.SigningKey.generate(),
+        pinned_log_key=pins.get(relay),
+        on_pin=lambda key: pins.pin(relay, key),
+    ) as client:
+        return await client.mail_ingress_key()
+
+
 def send_command(ctx: Context, args: argparse.Namespace) -> int:
     envelope = _read_envelope(ctx, args.file)
     settings = smtp_settings(ctx.home)
@@ -86,11 +112,12 @@ def send_command(ctx: Context, args: argparse.Namespace) -> int:
         sender = Profile.load(ctx.home).history.email
     if not sender:
         raise UsageError("Give --from ADDRESS (or [smtp] from in config.toml).")
+    ingress_key = asyncio.run(_ingress_key(ctx, envelope, args.relay))
     reply = submit(
         route,
         sender=sender,
         recipient=to,
-        message=compose(envelope, from_address=sender, to_address=to),
+        message=compose(envelope, ingress_key=ingress_key, from_address=sender, to_address=to),
     )
     data = {
         "hash": envelope.hash.hex(),
@@ -162,6 +189,9 @@ def _send_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--starttls", action="store_true", help="with --relay-smtp: use STARTTLS")
     p.add_argument("--relay-domain", help="the relay's mail domain (thread addresses)")
     p.add_argument("--to", help="the thread's address, if not derived from the relay domain")
+    p.add_argument(
+        "--relay", metavar="URL", help="the relay's web address (default: the scene's relay)"
+    )
     p.add_argument("--from", dest="sender", help="your address (default: [smtp] from)")
 
 

@@ -130,11 +130,21 @@ def inbox(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def thread_command(ctx: Context, args: argparse.Namespace) -> int:
+    withheld: list[int] = []
+
     async def work(session: SceneSession) -> list[dict[str, Any]]:
         state = session.state()
+        withheld.extend(session.withheld())
         return thread.rows(session.events(), state, Names(state.brief, session.me))
 
     rows = in_scene(ctx, args.scene, work)
+    if withheld:
+        # Said, never raised: a relay that withholds must not also stop a withdrawal.
+        ctx.stderr.write(
+            f"Warning: the relay has not served {len(withheld)} envelope(s) addressed to you "
+            f"(your numbers {', '.join(map(str, withheld))} are missing); it is faulty or "
+            "withholding them: tell your IC and keep your evidence.\n"
+        )
     ctx.emit(
         rows,
         lambda: (

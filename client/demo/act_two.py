@@ -4,6 +4,7 @@ check-in, and a privacy check of everything each performer's own profile can dec
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from client.demo.act_one import BEN_PRIVATE
@@ -14,6 +15,9 @@ from client.negotiation import vocabulary as vocab
 from client.negotiation.brief import SceneRequests
 from client.negotiation.sheet import BoundarySheet
 from client.negotiation.statements import CheckIn, Counter, Withdrawal
+from client.scenes import THREADS_DIR, ThreadCache
+from keys.encoding import b64u_decode
+from keys.envelope import BUCKETS
 
 NECK = "kissing-neck"
 LYING = "lying-together-clothed"
@@ -187,8 +191,39 @@ def check_in(c: Cast) -> str:
     return "Ben checks in; only Ines reads it."
 
 
+# What a partner was served on this very demo before issue 13 (padding, envelopes served
+# only to their readers): docs/threat-model.md keeps the measurements side by side.
+BEFORE = (
+    "Before: every member was served every envelope, unpadded: each boundary sheet ~8.6 KB\n"
+    "  to the IC only, each acceptance exactly 1311 B to everyone, Ana's withdrawal 1186 B to\n"
+    "  the IC only; Ana Ruiz's profile held all 15 envelopes of the thread and opened 11."
+)
+
+
+def _served(p: Person) -> tuple[int, dict[int, int], list[int]]:
+    """How many envelopes ``p``'s profile was served, by ciphertext bucket, and their sizes."""
+    buckets: dict[int, int] = {}
+    sizes = []
+    for path in sorted((Path(p.home) / THREADS_DIR).glob("*.json")):
+        cache = ThreadCache(Path(p.home), b64u_decode(path.stem, length=16))
+        assert not cache.withheld(), f"the relay withheld {cache.withheld()} from {p.name}"
+        for item in cache.items:
+            ciphertext = len(item.envelope.ciphertext)
+            assert ciphertext in BUCKETS, f"{p.name} was served an unpadded envelope"
+            assert p.profile().identity_key in item.envelope.context.recipient_identities
+            buckets[ciphertext] = buckets.get(ciphertext, 0) + 1
+            sizes.append(len(item.envelope.to_bytes()))
+    return len(sizes), buckets, sizes
+
+
+def _kib(n: int) -> str:
+    return f"{n // 1024} KiB"
+
+
 def privacy(c: Cast) -> str:
     lines = []
+    c.ic.cli("thread", SCENE)
+    total, _, _ = _served(c.ic)
     refused_by = {c.ben.name: (b"open-mouth-kissing", b"hand-on-thigh-skin"), c.ana.name: ()}
     for p in (c.ana, c.ben):
         opened_rows = p.cli("thread", LIGHTHOUSE)  # fetches everything the relay has first
@@ -205,12 +240,18 @@ def privacy(c: Cast) -> str:
             for act in refused_by[p.name]:
                 assert act not in r.plaintext, f"{p.name} was shown {act.decode()}"
         assert len(opened_rows) == len(opened), "`closedset thread` lists what the profile opens"
+        served, buckets, sizes = _served(p)
+        assert served == held == len(opened), "served only what is addressed to them"
+        spread = ", ".join(f"{n} x {_kib(b)}" for b, n in sorted(buckets.items()))
         lines.append(
-            f"{p.name}'s profile holds all {held} envelopes of the thread and opens "
-            f"{len(opened)}:\n  {len(opened) - len(others)} written by them, and the shared "
-            "brief, riders, acceptances and filmed mark.\n  No partner's sheet, counter, "
-            "withdrawal or check-in, and no director's request."
+            f"{p.name} is served {served} of the thread's {total} envelopes (only those "
+            f"addressed to them) and opens all {len(opened)}:\n  {len(opened) - len(others)} "
+            "written by them, and the shared brief, riders, acceptances and filmed mark.\n"
+            f"  Ciphertexts in buckets: {spread}; whole envelopes {min(sizes)}-{max(sizes)} B.\n"
+            "  No partner's sheet, counter, withdrawal or check-in, and no director's request,\n"
+            "  not even as ciphertext."
         )
+    lines.append(BEFORE)
     return "\n".join(lines)
 
 

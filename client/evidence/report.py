@@ -41,8 +41,10 @@ def render(report: Report, *, verbose: bool = False, kept_note: str | None = Non
         out += ["", "NOT DISCLOSED"]
         if story.withheld:
             out.append(
-                f"  {len(story.withheld)} further entries of this scene exist in the log; the "
-                "party did not disclose their content. They were logged at:"
+                f"  {len(story.withheld)} further "
+                f"{'entry' if len(story.withheld) == 1 else 'entries'} of this scene that the "
+                f"party holds {'is' if len(story.withheld) == 1 else 'are'} in the log; the "
+                "party did not disclose their content. Logged at:"
             )
             out += [f"    {w['at']}" for w in story.withheld]
         else:

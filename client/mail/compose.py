@@ -1,5 +1,7 @@
 """The message a person sends to a thread's address: a generic subject and text, and the
-armored envelope attached as ``envelope.asc``. Nothing in it names a scene, person or act.
+envelope sealed to the relay's mail ingress key (``keys.mailseal``), armored and attached as
+``message.asc``. Nothing in it names a scene, person or act, and no identity key is visible:
+the person's own mail provider sees a padded, anonymous ciphertext (docs/email.md).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from email.utils import format_datetime, make_msgid
 
 from keys import armor
 from keys.envelope import Envelope
-from keys.mailparts import ATTACHMENT_NAME, ENVELOPE_MEDIA_TYPE, thread_local_part
+from keys.mailparts import SEALED_ATTACHMENT_NAME, SEALED_MEDIA_TYPE, thread_local_part
+from keys.mailseal import seal_for
 
 SUBJECT = "Closed Set: encrypted message"
 TEXT = (
     "This message carries an end-to-end encrypted Closed Set envelope\n"
-    "(envelope.asc). Only the Closed Set client can open it.\n"
+    "(message.asc). Only the Closed Set relay can open it.\n"
 )
 
 
@@ -25,7 +28,7 @@ def thread_address(envelope: Envelope, relay_domain: str) -> str:
     return f"{thread_local_part(envelope.context.thread)}@{relay_domain}"
 
 
-def compose(envelope: Envelope, *, from_address: str, to_address: str) -> bytes:
+def compose(envelope: Envelope, *, ingress_key: bytes, from_address: str, to_address: str) -> bytes:
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = from_address
     message["To"] = to_address
@@ -33,12 +36,12 @@ def compose(envelope: Envelope, *, from_address: str, to_address: str) -> bytes:
     message["Date"] = format_datetime(datetime.fromtimestamp(time.time(), UTC))
     message["Message-ID"] = make_msgid(domain=from_address.rpartition("@")[2] or None)
     message.set_content(TEXT)
-    maintype, subtype = ENVELOPE_MEDIA_TYPE.split("/")
+    maintype, subtype = SEALED_MEDIA_TYPE.split("/")
     message.add_attachment(
-        armor.armor(envelope.to_bytes(), armor.ENVELOPE).encode("ascii"),
+        armor.armor(seal_for(envelope.to_bytes(), [ingress_key]), armor.SEALED).encode("ascii"),
         maintype=maintype,
         subtype=subtype,
-        filename=ATTACHMENT_NAME,
+        filename=SEALED_ATTACHMENT_NAME,
         cte="7bit",
     )
     return message.as_bytes()

@@ -20,6 +20,7 @@ from keys.errors import DecryptionError, KeysError
 from keys.identity import Fingerprint
 from keys.keystore import write_private_file
 from keys.mailparts import find_envelopes
+from keys.mailseal import open_sealed
 
 INBOX_DIR = "inbox"
 
@@ -58,10 +59,22 @@ class Inbox:
     def import_message(self, raw: bytes, source: str) -> list[Imported]:
         """Every envelope in one message; a message without any gives an empty list."""
         try:
-            blocks = find_envelopes(raw).envelopes
+            found = find_envelopes(raw)
         except KeysError as exc:
             return [Imported(source, None, None, None, "refused", None, str(exc))]
-        return [self._store(block, source) for block in blocks]
+        results = [self._store(block, source) for block in found.envelopes]
+        for sealed in found.sealed:
+            if not self.devices:
+                detail = "sealed to your devices; import without --no-open to open it"
+                results.append(Imported(source, None, None, None, "refused", None, detail))
+                continue
+            try:
+                block = open_sealed(sealed, self.devices)
+            except KeysError as exc:
+                results.append(Imported(source, None, None, None, "refused", None, str(exc)))
+                continue
+            results.append(self._store(block, source))
+        return results
 
     def _store(self, block: bytes, source: str) -> Imported:
         try:

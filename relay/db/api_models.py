@@ -130,3 +130,28 @@ class RequestNonce(Base):
     identity_key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     nonce: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+
+
+class EnvelopeReader(Base):
+    """Who may be served an envelope: one row per recipient identity (docs/api.md, "Readers").
+
+    ``reader_sequence`` counts, per thread and reader, the envelopes addressed to that reader
+    (1, 2, 3, ...), so a reader who sees a gap knows an envelope meant for them was withheld.
+    """
+
+    __tablename__ = "envelope_readers"
+    __table_args__ = (
+        # A reader's page: their envelopes of a thread in thread order.
+        UniqueConstraint("thread_id", "reader", "sequence", name="uq_envelope_readers_sequence"),
+        Index("ix_envelope_readers_hash", "hash"),
+    )
+
+    thread_id: Mapped[bytes] = mapped_column(
+        LargeBinary(16), ForeignKey("threads.thread_id"), primary_key=True
+    )
+    reader: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    reader_sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sequence: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hash: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey("envelopes.hash"), nullable=False
+    )

@@ -37,8 +37,15 @@ async def post_envelope(request: web.Request) -> web.Response:
     posted = await envelopes.post(
         backend(request), caller(request), thread_id, await request.read(), now_ms(request)
     )
+    own = (posted.reader_sequences or {}).get(posted.envelope.context.sender)
     return web.json_response(
-        {"hash": posted.hash.hex(), "sequence": posted.sequence, **receipt_json(posted.receipt)},
+        {
+            "hash": posted.hash.hex(),
+            # The sender's own reader number, not the thread's count (docs/api.md, "Readers").
+            "sequence": own,
+            "reader_sequence": own,
+            **receipt_json(posted.receipt),
+        },
         status=201 if posted.created else 200,
     )
 
@@ -58,7 +65,8 @@ async def get_envelopes(request: web.Request) -> web.Response:
                     "envelope": json.loads(item.body),
                     "hash": item.hash.hex(),
                     "index": item.index,
-                    "sequence": item.sequence,
+                    "sequence": item.reader_sequence,
+                    "reader_sequence": item.reader_sequence,
                     "received_at": item.received_ms,
                 }
                 for item in page.envelopes
@@ -76,9 +84,16 @@ async def get_receipt(request: web.Request) -> web.Response:
         digest = b""
     if len(digest) != 32 or text != digest.hex():
         raise InvalidRequestError("An envelope hash is 64 lowercase hexadecimal digits.")
-    row, receipt = await envelopes.receipt(backend(request), caller(request), digest)
+    row, reader_sequence, receipt = await envelopes.receipt(
+        backend(request), caller(request), digest
+    )
     return web.json_response(
-        {"hash": row.hash.hex(), "sequence": row.sequence, **receipt_json(receipt)}
+        {
+            "hash": row.hash.hex(),
+            "sequence": reader_sequence,
+            "reader_sequence": reader_sequence,
+            **receipt_json(receipt),
+        }
     )
 
 

@@ -1,4 +1,8 @@
-"""``/v1/identities``: register or extend an identity (signed), look one up (public).
+"""``/v1/identities``: register or extend an identity, look one up (both signed).
+
+A lookup answers only the caller themselves, members who share a thread with the identity,
+and a caller presenting ``?invite=<b64u invite id>`` of an unexpired invite to a thread the
+identity is in (``relay.service.identities.may_look_up``); anyone else gets a 404.
 
 The POST body is the identity bundle's canonical bytes (``keys.identity.encode_history``);
 the GET answer embeds the same bundle as a JSON value (canonicalise it to get the bytes back).
@@ -18,9 +22,12 @@ from collections import OrderedDict, deque
 from aiohttp import web
 from sqlalchemy import select
 
+from keys.encoding import b64u_decode
+from keys.errors import EncodingError
 from relay.config import Limits
 from relay.db.api_models import Identity
-from relay.http.auth import caller, public
+from relay.errors import InvalidRequestError
+from relay.http.auth import caller
 from relay.http.common import backend, fingerprint_param, now, receipt_json
 from relay.http.limits import MAX_TRACKED, TokenBuckets
 from relay.problem import problem
@@ -115,9 +122,24 @@ async def post_identity(request: web.Request) -> web.Response:
     )
 
 
-@public
+def _invite_param(request: web.Request) -> bytes | None:
+    text = request.query.get("invite")
+    if text is None:
+        return None
+    try:
+        return b64u_decode(text, length=32, what="invite id")
+    except EncodingError as exc:
+        raise InvalidRequestError(f"{exc} (the invite id is base64url of 32 bytes).") from exc
+
+
 async def get_identity(request: web.Request) -> web.Response:
-    listing = await identities.lookup(backend(request), fingerprint_param(request))
+    listing = await identities.lookup(
+        backend(request),
+        fingerprint_param(request),
+        caller(request),
+        _invite_param(request),
+        now(request),
+    )
     return web.json_response(
         {
             "bundle": json.loads(listing.bundle),

@@ -201,12 +201,13 @@ def _paths() -> dict[str, Any]:
     }
     page_item = {
         "type": "object",
-        "required": ["envelope", "hash", "index", "sequence", "received_at"],
+        "required": ["envelope", "hash", "index", "sequence", "reader_sequence", "received_at"],
         "properties": {
             "envelope": ENVELOPE,
             "hash": HEX32,
             "index": COUNT,
             "sequence": COUNT,
+            "reader_sequence": COUNT,
             "received_at": COUNT,
         },
     }
@@ -227,8 +228,8 @@ def _paths() -> dict[str, Any]:
             RECEIPT,
             {
                 "type": "object",
-                "required": ["hash", "sequence"],
-                "properties": {"hash": HEX32, "sequence": COUNT},
+                "required": ["hash", "sequence", "reader_sequence"],
+                "properties": {"hash": HEX32, "sequence": COUNT, "reader_sequence": COUNT},
             },
         ]
     }
@@ -263,7 +264,8 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/identities/{fingerprint}": {
             "get": _op(
-                "Look up an identity: its bundle and a receipt per record",
+                "Look up an identity: its bundle and a receipt per record (yourself, "
+                "co-members, or members of an invite's thread)",
                 {
                     "200": _ok(
                         "found",
@@ -276,9 +278,34 @@ def _paths() -> dict[str, Any]:
                         },
                     )
                 },
-                signed=False,
                 errors=(400, 404),
-                parameters=[FINGERPRINT],
+                parameters=[
+                    FINGERPRINT,
+                    {
+                        "name": "invite",
+                        "in": "query",
+                        "required": False,
+                        "description": "b64u invite id: look up a member of the invite's thread",
+                        "schema": B64U32,
+                    },
+                ],
+            )
+        },
+        "/v1/mail/ingress-key": {
+            "get": _op(
+                "The X25519 key mail to a thread is sealed to, signed by the log key",
+                {
+                    "200": _ok(
+                        "the key",
+                        {
+                            "type": "object",
+                            "required": ["key", "signature"],
+                            "additionalProperties": False,
+                            "properties": {"key": B64U32, "signature": B64U},
+                        },
+                    )
+                },
+                signed=False,
             )
         },
         "/v1/threads": {

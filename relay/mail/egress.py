@@ -173,6 +173,11 @@ class EgressWorker:
                         row.id, self._now_ms(), "the envelope was deleted before it was sent"
                     )
                     continue
+                if not row.devices:
+                    await self.outbox.mark_failed(
+                        row.id, self._now_ms(), "the recipient has no current device to seal to"
+                    )
+                    continue
                 if smtp is None:
                     try:
                         smtp = await asyncio.to_thread(self.smarthost.connect)
@@ -195,6 +200,7 @@ class EgressWorker:
         assert row.envelope_body is not None
         return build_delivery(
             envelope_body=row.envelope_body,
+            devices=row.devices,
             from_address=self.config.from_address,
             to_address=row.address,
             message_id=row.message_id,

@@ -23,6 +23,7 @@ from keys.envelope import Envelope
 from keys.identity import decode_history
 from relay.db.api_models import Identity, Member, StoredEnvelope
 from relay.db.mail_models import FAILED, QUEUED, SENT, OutgoingMail
+from relay.directory import split_devices
 from relay.log.sequencer import RoundItem
 from relay.service.admission import EnvelopeRow
 
@@ -82,6 +83,8 @@ class Claimed:
     attempts: int
     envelope_body: bytes | None
     """None if the envelope was deleted meanwhile (retention): nothing left to send."""
+    devices: tuple[bytes, ...] = ()
+    """The recipient's current device keys: the mail is sealed to them."""
 
 
 class Outbox:
@@ -201,6 +204,11 @@ class Outbox:
                         select(StoredEnvelope.body).where(StoredEnvelope.hash == row.envelope_hash)
                     )
                 ).scalar()
+                devices = (
+                    await session.execute(
+                        select(Identity.devices).where(Identity.identity_key == row.recipient)
+                    )
+                ).scalar()
                 claimed.append(
                     Claimed(
                         row.id,
@@ -211,6 +219,7 @@ class Outbox:
                         row.created_ms,
                         row.attempts,
                         body,
+                        tuple(sorted(split_devices(devices or b""))),
                     )
                 )
         return claimed

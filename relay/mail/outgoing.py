@@ -1,8 +1,11 @@
 """The message that carries one envelope to one member: RFC 5322 headers, a generic text, and
-the armored envelope attached as ``envelope.asc``. Pure and deterministic: the same row always
-gives the same bytes, so a retried delivery is the identical message.
+the envelope sealed to the member's devices (``keys.mailseal``), armored and attached as
+``message.asc``. The headers are the same on every retry (same Message-ID); the seal is drawn
+afresh each time, and opens to the same envelope.
 
-Nothing in the headers or the text names a scene, a person or an act (docs/email.md, "Egress").
+Nothing in the headers, the text or the attachment names a scene, a person or an act, and
+nothing in it is an identity key: the envelope with its sender and recipients is inside the
+seal (docs/email.md, "Sealed for the pipe").
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from keys import armor
-from keys.mailparts import ATTACHMENT_NAME, ENVELOPE_MEDIA_TYPE
+from keys.mailparts import SEALED_ATTACHMENT_NAME, SEALED_MEDIA_TYPE
+from keys.mailseal import seal_for
 
 SUBJECT = "Closed Set: new encrypted message"
 TEXT = (
     "You have a new end-to-end encrypted message in Closed Set.\n"
     "\n"
-    "It is attached as envelope.asc. Only the Closed Set client can open it:\n"
+    "It is attached as message.asc. Only the Closed Set client can open it:\n"
     "run `closedset mail sync`, or save this email and run\n"
     "`closedset mail import FILE`. This email service, and the relay that\n"
     "sent it, cannot read it.\n"
@@ -31,6 +35,7 @@ TEXT = (
 def build_delivery(
     *,
     envelope_body: bytes,
+    devices: Sequence[bytes],
     from_address: str,
     to_address: str,
     message_id: str,
@@ -52,12 +57,12 @@ def build_delivery(
     # RFC 3834: an automatic message, so vacation responders stay quiet.
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(TEXT)
-    maintype, subtype = ENVELOPE_MEDIA_TYPE.split("/")
+    maintype, subtype = SEALED_MEDIA_TYPE.split("/")
     message.add_attachment(
-        armor.armor(envelope_body, armor.ENVELOPE).encode("ascii"),
+        armor.armor(seal_for(envelope_body, devices), armor.SEALED).encode("ascii"),
         maintype=maintype,
         subtype=subtype,
-        filename=ATTACHMENT_NAME,
+        filename=SEALED_ATTACHMENT_NAME,
         cte="7bit",
     )
     # A random MIME boundary would make each attempt differ; "=_" never occurs in base64.

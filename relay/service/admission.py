@@ -68,7 +68,9 @@ class EnvelopeRow:
     received_ms: int
     sequence: int = 0
     readers: frozenset[bytes] = field(default_factory=frozenset)
-    """The members current when it committed: whom to push it to."""
+    """The recipients that were current members when it committed: whom to push it to."""
+    reader_sequences: dict[bytes, int] = field(default_factory=dict)
+    """Each recipient identity's per-reader sequence number for this envelope."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import nacl.public
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from relay.config import Limits
@@ -22,3 +23,5 @@ class Backend:
     limits: Limits
     hub: Hub
     admission: AdmissionCache
+    mail_ingress_key: nacl.public.PrivateKey | None = None
+    """Opens mail sealed to the relay (``keys.mailseal``); derived from the log key."""

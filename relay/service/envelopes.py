@@ -23,15 +23,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keys.encoding import b64u_encode
 from keys.envelope import Envelope
-from relay.db.api_models import Identity, Member, StoredEnvelope, Thread
+from relay.db.api_models import EnvelopeReader, Identity, Member, StoredEnvelope, Thread
 from relay.directory import split_devices
 from relay.errors import ConflictError, NotFoundError, RelayError, UnknownPreviousError
 from relay.log.entry import RecordType
@@ -59,7 +59,9 @@ class Posted:
     created: bool
     """False: the same envelope was already stored (idempotent resubmission)."""
     readers: frozenset[bytes] = frozenset()
-    """The members current when it committed: whom to push it to."""
+    """The recipients that were current members when it committed: whom to push it to."""
+    reader_sequences: dict[bytes, int] | None = None
+    """Each recipient identity's per-reader sequence number (None for a resubmission)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,15 +69,16 @@ class Delivered:
     body: bytes
     hash: bytes
     index: int
-    sequence: int
     received_ms: int
+    reader_sequence: int
+    """The reader's own number for it; the thread-wide sequence is never served."""
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     envelopes: list[Delivered]
     next_after: int | None
-    """The cursor for the next page (a sequence number), None at the end."""
+    """The cursor for the next page (the reader's sequence number), None at the end."""
 
 
 class _DuplicateError(Exception):
@@ -91,13 +94,16 @@ _UNKNOWN_PREV = (
 )
 
 
-def push_message(posted: Posted) -> dict[str, Any]:
-    """What a member's stream receives for a new envelope (docs/api.md, "Stream")."""
+def push_message(posted: Posted, reader: bytes) -> dict[str, Any]:
+    """What ``reader``'s stream receives for a new envelope (docs/api.md, "Stream")."""
+    assert posted.reader_sequences is not None
     return {
         "type": "envelope",
         "thread": b64u_encode(posted.envelope.context.thread),
         "hash": posted.hash.hex(),
-        "sequence": posted.sequence,
+        # The reader's own number only: the thread's count would say how many were for others.
+        "sequence": posted.reader_sequences[reader],
+        "reader_sequence": posted.reader_sequences[reader],
         "index": posted.receipt.index,
         # The canonical bytes are RFC 8785 of the envelope's JSON value: parse, not re-encode.
         "envelope": json.loads(posted.envelope.to_bytes()),
@@ -121,7 +127,10 @@ async def post(
     """
     posted = await _post(backend, caller, thread_id, body, now_ms, parsed)
     if posted.created and backend.hub.listening(posted.readers):
-        backend.hub.publish(posted.readers, push_message(posted))
+        # Only the envelope's own readers, each with their own sequence number.
+        for reader in posted.readers:
+            if backend.hub.listening((reader,)):
+                backend.hub.publish((reader,), push_message(posted, reader))
     return posted
 
 
@@ -175,7 +184,9 @@ async def _post(
             ) from None
         return await _already_stored(backend, envelope, existing)
     admission.posted(thread_id, digest, row.sequence)
-    return Posted(envelope, digest, row.sequence, receipt, True, row.readers)
+    return Posted(
+        envelope, digest, row.sequence, receipt, True, row.readers, dict(row.reader_sequences)
+    )
 
 
 async def _prev_plausible(backend: Backend, view: ThreadView, prev: bytes | None) -> bool:
@@ -191,6 +202,7 @@ _threads = cast(Table, Thread.__table__)
 _members = cast(Table, Member.__table__)
 _identities = cast(Table, Identity.__table__)
 _envelopes = cast(Table, StoredEnvelope.__table__)
+_readers = cast(Table, EnvelopeReader.__table__)
 
 _TAKE_SEQUENCES = (
     update(_threads)
@@ -213,6 +225,12 @@ _KNOWN_HASHES = select(_envelopes.c.hash, _envelopes.c.thread_id).where(
     _envelopes.c.hash.in_(bindparam("hashes", expanding=True))
 )
 _INSERT_ENVELOPES = insert(_envelopes)
+# One reader's last number: the end of a primary-key prefix, one index seek however long
+# the thread (a GROUP BY over the thread would grow with it).
+_READER_LAST = select(func.max(_readers.c.reader_sequence)).where(
+    _readers.c.thread_id == bindparam("t_id"), _readers.c.reader == bindparam("reader")
+)
+_INSERT_READERS = insert(_readers)
 
 
 async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
@@ -269,7 +287,8 @@ async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
             errors[item] = UnknownPreviousError(_UNKNOWN_PREV)
             continue
         taken[thread_id] += 1
-        row.sequence, row.readers = taken[thread_id], readers[thread_id]
+        row.sequence = taken[thread_id]
+        row.readers = readers[thread_id] & row.envelope.context.recipient_identities
         in_round[row.digest] = thread_id
         values.append(
             {
@@ -286,6 +305,40 @@ async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
     if errors:
         raise Withdraw(errors)
     await session.execute(_INSERT_ENVELOPES, values)
+    await session.execute(_INSERT_READERS, await _reader_rows(session, mine))
+
+
+async def _reader_rows(
+    session: AsyncSession, mine: list[tuple[RoundItem, EnvelopeRow]]
+) -> list[dict[str, Any]]:
+    """One row per (envelope, recipient identity), numbering each reader's envelopes on.
+
+    The thread rows are locked (the sequences were taken above), so no other round numbers
+    the same readers at the same time.
+    """
+    counts: dict[tuple[bytes, bytes], int] = {}
+    for key in sorted(
+        {(r.thread_id, k) for _, r in mine for k in r.envelope.context.recipient_identities}
+    ):
+        last = await session.execute(_READER_LAST, {"t_id": key[0], "reader": key[1]})
+        counts[key] = int(last.scalar() or 0)
+    rows = []
+    for _, row in mine:
+        row.reader_sequences = {}
+        for reader in sorted(row.envelope.context.recipient_identities):
+            key = (row.thread_id, reader)
+            counts[key] += 1
+            row.reader_sequences[reader] = counts[key]
+            rows.append(
+                {
+                    "thread_id": row.thread_id,
+                    "reader": reader,
+                    "reader_sequence": counts[key],
+                    "sequence": row.sequence,
+                    "hash": row.digest,
+                }
+            )
+    return rows
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -298,24 +351,49 @@ async def _stored(backend: Backend, digest: bytes) -> StoredEnvelope | None:
 
 async def _already_stored(backend: Backend, envelope: Envelope, row: StoredEnvelope) -> Posted:
     (receipt,) = await receipts_at_latest(backend.store, [row.log_index])
-    return Posted(envelope, row.hash, row.sequence, receipt, False)
+    async with backend.sessions() as session:
+        numbers = await session.execute(
+            select(EnvelopeReader.reader, EnvelopeReader.reader_sequence).where(
+                EnvelopeReader.hash == row.hash
+            )
+        )
+        sequences = {reader: int(n) for reader, n in numbers}
+    return Posted(envelope, row.hash, row.sequence, receipt, False, reader_sequences=sequences)
+
+
+_Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]
+
+
+def addressed_to(query: _Query, reader: bytes) -> _Query:
+    """Only the envelopes addressed to one of ``reader``'s devices (docs/api.md, "Readers").
+
+    ``query`` selects from ``StoredEnvelope``; the result also has the reader's
+    ``EnvelopeReader.reader_sequence`` to select.
+    """
+    return query.join(
+        EnvelopeReader,
+        (EnvelopeReader.hash == StoredEnvelope.hash) & (EnvelopeReader.reader == reader),
+    )
 
 
 async def page(backend: Backend, caller: bytes, thread_id: bytes, after: int, limit: int) -> Page:
-    """Envelopes of the thread with sequence > ``after``, oldest first, as the caller may read."""
+    """The caller's envelopes of the thread with reader sequence > ``after``, oldest first."""
     async with backend.sessions() as session:
         await load_thread(session, thread_id)
         member = require_member(await load_members(session, thread_id), caller)
         query = (
-            select(
-                StoredEnvelope.body,
-                StoredEnvelope.hash,
-                StoredEnvelope.log_index,
-                StoredEnvelope.sequence,
-                StoredEnvelope.received_ms,
+            addressed_to(
+                select(
+                    StoredEnvelope.body,
+                    StoredEnvelope.hash,
+                    StoredEnvelope.log_index,
+                    StoredEnvelope.received_ms,
+                    EnvelopeReader.reader_sequence,
+                ),
+                caller,
             )
-            .where(StoredEnvelope.thread_id == thread_id, StoredEnvelope.sequence > after)
-            .order_by(StoredEnvelope.sequence)
+            .where(StoredEnvelope.thread_id == thread_id, EnvelopeReader.reader_sequence > after)
+            .order_by(EnvelopeReader.reader_sequence)
             .limit(limit + 1)
         )
         until = readable_until(member)
@@ -324,17 +402,28 @@ async def page(backend: Backend, caller: bytes, thread_id: bytes, after: int, li
         rows = (await session.execute(query)).all()
     items = [Delivered(*row) for row in rows[:limit]]
     more = len(rows) > limit
-    return Page(items, items[-1].sequence if more else None)
+    return Page(items, items[-1].reader_sequence if more else None)
 
 
-async def receipt(backend: Backend, caller: bytes, digest: bytes) -> tuple[StoredEnvelope, Receipt]:
-    """The receipt of an envelope the caller may read, against the latest checkpoint."""
+async def receipt(
+    backend: Backend, caller: bytes, digest: bytes
+) -> tuple[StoredEnvelope, int, Receipt]:
+    """The receipt of an envelope addressed to the caller, against the latest checkpoint,
+    with the caller's per-reader sequence number for it."""
     async with backend.sessions() as session:
-        row = await session.get(StoredEnvelope, digest)
+        found = (
+            await session.execute(
+                addressed_to(select(StoredEnvelope, EnvelopeReader.reader_sequence), caller).where(
+                    StoredEnvelope.hash == digest
+                )
+            )
+        ).first()
+        row: StoredEnvelope | None = None if found is None else found[0]
+        reader_sequence = 0 if found is None else int(found[1])
         members = {} if row is None else await load_members(session, row.thread_id)
     member = members.get(caller)
     until = None if member is None else readable_until(member)
     if row is None or member is None or (until is not None and row.sequence > until):
         raise NotFoundError("There is no envelope with this hash that you can read.")
     (proof,) = await receipts_at_latest(backend.store, [row.log_index])
-    return row, proof
+    return row, int(reader_sequence), proof

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from keys.identity import KeyHistory, encode_history
-from relay.db.api_models import Identity, IdentityRecord
+from relay.db.api_models import Identity, IdentityRecord, Invite, Member
 from relay.directory import check_extension, device_blob, parse_bundle
 from relay.errors import ConflictError, NotFoundError
 from relay.log.entry import RecordType
@@ -131,18 +133,61 @@ def _advance(history: KeyHistory, position: int, now: int) -> ExtraRows:
     return extra
 
 
-async def lookup(backend: Backend, fingerprint: bytes) -> Listing:
-    """An identity's bundle and a receipt for each of its records."""
+_NOT_VISIBLE = (
+    "No identity with this fingerprint is registered here that you can look up: you may look "
+    "up yourself, members of threads you are in, and with an invite the members of its thread."
+)
+
+
+def may_look_up(caller: bytes, target: Any, invite_id: bytes | None, now: int) -> Any:
+    """Who may see an identity (docs/api.md, "Identities"): the caller themselves; anyone who
+    shares a thread with it (removed members included: they negotiated with it); and whoever
+    presents the id of an unexpired invite, not used by someone else, of a thread it is in.
+
+    The relay cannot check a join proof (only the inviter holds the invite secret), but the
+    invite id is ``SHA-256(tag || secret)``: only the invite's holders can present it.
+    """
+    mine, theirs = aliased(Member), aliased(Member)
+    shared = exists(
+        select(mine.thread_id)
+        .join(theirs, theirs.thread_id == mine.thread_id)
+        .where(mine.identity_key == caller, theirs.identity_key == target)
+    )
+    rules = [target == caller, shared]
+    if invite_id is not None:
+        rules.append(
+            exists(
+                select(Invite.invite_id)
+                .join(Member, Member.thread_id == Invite.thread_id)
+                .where(
+                    Invite.invite_id == invite_id,
+                    Invite.expires_at > now,
+                    or_(Invite.used_by.is_(None), Invite.used_by == caller),
+                    Member.identity_key == target,
+                )
+            )
+        )
+    return or_(*rules)
+
+
+async def lookup(
+    backend: Backend, fingerprint: bytes, caller: bytes, invite_id: bytes | None, now: int
+) -> Listing:
+    """An identity's bundle and a receipt for each of its records, for those who may see it
+    (:func:`may_look_up`); to anyone else it is as if it were not registered."""
     async with backend.sessions() as session:
         row = (
             await session.execute(
                 select(Identity.identity_key, Identity.history, Identity.record_count).where(
-                    Identity.fingerprint == fingerprint
+                    and_(
+                        Identity.fingerprint == fingerprint,
+                        may_look_up(caller, Identity.identity_key, invite_id, now),
+                    )
                 )
             )
         ).first()
         if row is None:
-            raise NotFoundError("No identity with this fingerprint is registered on this relay.")
+            raise NotFoundError(_NOT_VISIBLE)
         indices = list(
             (
                 await session.execute(

@@ -10,13 +10,15 @@ Joins and removals drop the thread from this process's admission cache once they
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.selectable import ScalarSelect
 
-from relay.db.api_models import Identity, Invite, Member, StoredEnvelope, Thread
+from relay.db.api_models import EnvelopeReader, Identity, Invite, Member, StoredEnvelope, Thread
 from relay.directory import split_devices
 from relay.errors import ConflictError, InviteUsedError, NotAllowedError, NotFoundError
 from relay.service.backend import Backend
@@ -51,9 +53,11 @@ class ThreadInfo:
     creator: bytes
     created_at: int
     envelope_count: int
+    """How many envelopes of the thread are addressed to the caller (not the thread's total)."""
     members: list[MemberInfo]
     heads: list[bytes]
-    """Hashes of envelopes no other envelope names as previous, newest first."""
+    """Hashes of the caller's envelopes that none of the caller's envelopes names as
+    previous, newest first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +120,25 @@ async def create_thread(backend: Backend, caller: bytes, thread_id: bytes, now: 
         ) from exc
 
 
+def _served_count(caller: bytes, thread_id: Any) -> ScalarSelect[int]:
+    """How many envelopes of the thread are addressed to ``caller``: their last reader number."""
+    return (
+        select(func.coalesce(func.max(EnvelopeReader.reader_sequence), 0))
+        .where(EnvelopeReader.thread_id == thread_id, EnvelopeReader.reader == caller)
+        .scalar_subquery()
+    )
+
+
 async def list_threads(backend: Backend, caller: bytes) -> list[ThreadSummary]:
     async with backend.sessions() as session:
+        served = _served_count(caller, Thread.thread_id)
         rows = await session.execute(
-            select(Thread.thread_id, Thread.created_at, Thread.envelope_count, Member.removed_at)
+            select(
+                Thread.thread_id,
+                Thread.created_at,
+                served.label("envelope_count"),
+                Member.removed_at,
+            )
             .join(Member, Member.thread_id == Thread.thread_id)
             .where(Member.identity_key == caller)
             .order_by(Thread.created_at, Thread.thread_id)
@@ -153,25 +172,35 @@ async def describe(backend: Backend, caller: bytes, thread_id: bytes) -> ThreadI
             )
             for m, fingerprint, role, devices in rows
         ]
+        # Heads among the caller's own envelopes: what another reader was served stays unseen.
+        mine = aliased(EnvelopeReader)
         child = aliased(StoredEnvelope)
+        child_reader = aliased(EnvelopeReader)
         heads = (
             await session.execute(
                 select(StoredEnvelope.hash)
+                .join(mine, and_(mine.hash == StoredEnvelope.hash, mine.reader == caller))
                 .where(
                     StoredEnvelope.thread_id == thread_id,
-                    ~exists().where(
-                        and_(child.thread_id == thread_id, child.prev == StoredEnvelope.hash)
+                    ~exists(
+                        select(child.hash)
+                        .join(
+                            child_reader,
+                            and_(child_reader.hash == child.hash, child_reader.reader == caller),
+                        )
+                        .where(child.thread_id == thread_id, child.prev == StoredEnvelope.hash)
                     ),
                 )
                 .order_by(StoredEnvelope.sequence.desc())
                 .limit(MAX_HEADS)
             )
         ).scalars()
+        count = (await session.execute(select(_served_count(caller, thread_id)))).scalar()
         return ThreadInfo(
             thread_id,
             thread.creator,
             thread.created_at,
-            thread.envelope_count,
+            int(count or 0),
             members,
             list(heads),
         )

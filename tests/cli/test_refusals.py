@@ -105,7 +105,11 @@ def story(relay: str, tmp: Path, clock: Any) -> None:
     # A member of the thread who is not in the brief cannot act in the scene.
     olga.cli("scene", "join", ic.cli("scene", "invite", "scene-7")["code"], "--alias", "late")
     error = one_sentence(olga, "rider", "accept", "late", "--yes")
-    assert error == "You are not named in this scene's brief; ask the IC to add you to it."
+    # Olga is served nothing of the thread (no envelope names her), not even the brief.
+    assert (
+        error
+        == "No scene brief names you yet; the IC sends it (or sends it again) once you joined."
+    )
 
     # Acting on a withdrawn rider: Ben withdraws it whole; nothing can be signed or filmed.
     ben.cli("withdraw", "late", "--reason", "not today")

@@ -31,15 +31,18 @@ async def test_story_register_invite_join_post_page_and_verify_every_receipt(api
         assert len(receipts) == len(ic.records) and len(pins) == 1
         await anna.register(KeyHistory.from_records(ana.records))
 
-        history, proofs = await anna.lookup(KeyHistory.from_records(ic.records).fingerprint)
-        assert history.identity_key == ic.identity and len(proofs) == len(ic.records)
-
         thread = bytes(range(16))
         await ines.create_thread(thread)
         secret = bytes(32)
         code = Invite(api.base, thread, ic.identity, secret, int(api.clock()) + 600).encode()
         invite = Invite.decode(code)
         await ines.create_invite(thread, invite.invite_id, invite.expires_at)
+        # Before joining, Ana may look up the inviter only with the invite's id.
+        ic_fingerprint = KeyHistory.from_records(ic.records).fingerprint
+        with pytest.raises(RelayError):
+            await anna.lookup(ic_fingerprint)
+        history, proofs = await anna.lookup(ic_fingerprint, invite_id=invite.invite_id)
+        assert history.identity_key == ic.identity and len(proofs) == len(ic.records)
         proof = join_proof(invite.secret, invite.thread, ana.identity)
         await anna.join(invite.thread, invite.invite_id, proof)
         members = (await ines.thread(thread))["members"]

@@ -16,7 +16,7 @@ from client.negotiation.statements import Message
 from client.profile import Profile
 from keys import statement as sig
 from keys.encoding import b64u_decode, b64u_encode, canonical_json
-from keys.envelope import Envelope, Opened, encode_disclosure, seal
+from keys.envelope import Envelope, Opened, encode_disclosure, pad, seal
 from keys.logentry import RecordType, encode_entry
 from tests.evidence import forge
 
@@ -48,7 +48,7 @@ def seal_message(
     # Same context and key, but the content is sealed with a signature that is not the sender's.
     e, key = opened.envelope, opened.message_key
     ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        os.urandom(sig.SIGNATURE_SIZE) + text, e.context.to_bytes(), e.nonce, key
+        pad(os.urandom(sig.SIGNATURE_SIZE), text), e.context.to_bytes(), e.nonce, key
     )
     unsigned = Envelope(e.context, e.nonce, bytes(ciphertext), e.wrapped_keys, b"")
     outer = sig.sign(sender.signing_key(), sig.ENVELOPE_OUTER, unsigned.unsigned_bytes())

@@ -59,7 +59,9 @@ def test_counsel_verifies_an_emailed_bundle_with_the_network_off(
     assert "The Lighthouse, scene 42A, script pages 31-33" in out
     assert "Ben Okafor accepted version 2" in out
     assert "withdrew consent to the whole rider" in out and "(AFTER filming)" in out
-    assert "2 further entries of this scene exist in the log" in out
+    # Ben holds only what was addressed to him: his own sheet is the one he did not disclose
+    # (Ana's sheet was never served to him, so he cannot even list it).
+    assert "1 further entry of this scene that the party holds is in the log" in out
     assert "taken from the bundle" not in out
     # No hashes for a lawyer unless asked for.
     assert not any(

@@ -17,6 +17,7 @@ from keys.armor import (
     KEY_BACKUP,
     LABELS,
     MAX_ARMOR_CHARS,
+    SEALED,
     armor,
     dearmor,
     find_armored,
@@ -44,14 +45,15 @@ def _block(encoded_lines: list[str], label: str = ENVELOPE, newline: str = "\r\n
 
 
 def test_labels_are_the_closed_set_of_fixed_words() -> None:
-    assert (ENVELOPE, IDENTITY, KEY_BACKUP, DISCLOSURE, BUNDLE) == (
+    assert (ENVELOPE, IDENTITY, KEY_BACKUP, DISCLOSURE, BUNDLE, SEALED) == (
         "ENVELOPE",
         "IDENTITY",
         "KEY BACKUP",
         "DISCLOSURE",
         "EVIDENCE",
+        "SEALED MAIL",
     )
-    assert frozenset({ENVELOPE, IDENTITY, KEY_BACKUP, DISCLOSURE, BUNDLE}) == LABELS
+    assert frozenset({ENVELOPE, IDENTITY, KEY_BACKUP, DISCLOSURE, BUNDLE, SEALED}) == LABELS
 
 
 def test_armor_writes_64_character_crlf_lines_between_fixed_markers() -> None:

@@ -14,6 +14,7 @@ import pytest
 from keys import statement as sig
 from keys.encoding import b64u_encode, canonical_json
 from keys.envelope import (
+    BUCKETS,
     MAX_PLAINTEXT_BYTES,
     MAX_RECIPIENTS,
     WRAPPED_KEY_SIZE,
@@ -27,6 +28,7 @@ from keys.envelope import (
     open_disclosure,
     open_envelope,
     open_with_message_key,
+    pad,
     seal,
 )
 from keys.errors import DecryptionError, EncodingError, LimitError, SignatureError
@@ -281,7 +283,7 @@ def test_an_inner_signature_from_another_key_is_refused_although_the_outer_is_va
         BEN.identity, sig.ENVELOPE_INNER, hashlib.sha256(context_bytes).digest() + opened.plaintext
     )
     ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        inner + opened.plaintext, context_bytes, envelope.nonce, opened.message_key
+        pad(inner, opened.plaintext), context_bytes, envelope.nonce, opened.message_key
     )
     forged = _resigned(replace(envelope, ciphertext=bytes(ciphertext)), ANN)
     with pytest.raises(SignatureError, match="inner"):
@@ -402,3 +404,58 @@ def test_a_disclosure_with_extra_fields_is_refused() -> None:
 def test_an_oversized_disclosure_is_refused_before_parsing() -> None:
     with pytest.raises(LimitError):
         open_disclosure(b" " * (512 * 1024 + 129))
+
+
+# --- padding (format version 2) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "length", [0, 1, 939, 940, 941, 2000, 6000, 8100, 70000, MAX_PLAINTEXT_BYTES]
+)
+def test_every_ciphertext_is_exactly_a_bucket_and_opens_to_its_plaintext(length: int) -> None:
+    plaintext = b"\x00" * length  # zeros: padding must not be confused with the plaintext
+    opened = _seal(plaintext)
+    assert opened.envelope.context.version == 2
+    assert len(opened.envelope.ciphertext) in BUCKETS
+    smaller = [b for b in BUCKETS if b < len(opened.envelope.ciphertext)]
+    assert not smaller or 64 + 4 + length + 16 > smaller[-1], "the smallest bucket that fits"
+    assert open_envelope(_reparse(opened.envelope), BEN.device).plaintext == plaintext
+
+
+def test_the_buckets_are_nine_powers_of_two_from_1_kib_to_256_kib() -> None:
+    assert BUCKETS == (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144)
+
+
+def test_statements_of_different_lengths_in_one_bucket_are_the_same_size() -> None:
+    short, long = _seal(b"yes"), _seal(b"no, never; not on this shoot and not later" * 15)
+    assert len(short.envelope.to_bytes()) == len(long.envelope.to_bytes())
+
+
+def _repadded(opened: Opened, padded: bytes) -> Envelope:
+    envelope = opened.envelope
+    ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        padded, envelope.context.to_bytes(), envelope.nonce, opened.message_key
+    )
+    return _reparse(_resigned(replace(envelope, ciphertext=bytes(ciphertext)), ANN))
+
+
+def test_non_zero_padding_is_refused_although_aead_and_outer_signature_are_valid() -> None:
+    opened = _seal()
+    inner = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        opened.envelope.ciphertext,
+        opened.envelope.context.to_bytes(),
+        opened.envelope.nonce,
+        opened.message_key,
+    )
+    with pytest.raises(DecryptionError, match="padding"):
+        open_envelope(_repadded(opened, inner[:-1] + b"\x01"), BEN.device)
+    too_long = inner[:64] + (len(inner) - 64).to_bytes(4, "big") + inner[68:]
+    with pytest.raises(DecryptionError, match="padding"):
+        open_envelope(_repadded(opened, too_long), BEN.device)
+
+
+def test_a_version_2_ciphertext_that_is_not_a_bucket_is_refused_before_cryptography() -> None:
+    value = _seal().envelope.to_json()
+    value["ciphertext"] = b64u_encode(b"\x00" * 1000)
+    with pytest.raises(LimitError, match="bucket"):
+        Envelope.from_bytes(canonical_json(value))

@@ -46,12 +46,14 @@ VALID_DISCLOSURES = [p for p in _files("envelope", "valid") if _load(p)["kind"] 
 INVALID = _files("envelope", "invalid") + _files("identity", "invalid")
 VALID_IDENTITIES = _files("identity", "valid")
 VALID_REQUESTS = _files("request", "valid")
+LEGACY_ENVELOPES = _files("envelope", "legacy")
 
 
 def test_the_vector_sets_are_all_there() -> None:
     assert len(VALID_ENVELOPES) >= 4
     assert VALID_DISCLOSURES
     assert len(VALID_IDENTITIES) >= 2
+    assert LEGACY_ENVELOPES
     assert len(INVALID) >= 15
     # Each invalid file is named after what is wrong, so names are unique across the sets.
     stems = [p.stem for p in INVALID]
@@ -137,6 +139,21 @@ def test_sealing_the_vector_inputs_with_its_random_draws_reproduces_it_byte_for_
     if inputs["prev_is_hash_of"] is not None:
         previous = _load(path.parent / Path(inputs["prev_is_hash_of"]).name)
         assert previous["expected"]["envelope_sha256_hex"] == inputs["prev_hex"]
+
+
+@pytest.mark.parametrize("path", LEGACY_ENVELOPES, ids=_ids(LEGACY_ENVELOPES))
+def test_a_version_1_unpadded_envelope_still_opens_for_every_recipient(path: Path) -> None:
+    vector = _load(path)
+    assert vector["kind"] == "legacy-envelope"
+    expected = vector["expected"]
+    envelope = Envelope.from_bytes(expected["envelope"].encode("ascii"))
+    assert envelope.context.version == 1
+    assert envelope.hash.hex() == expected["envelope_sha256_hex"]
+    for reader in vector["open_as"]:
+        device = nacl.public.PrivateKey(bytes.fromhex(reader["device_seed_hex"]))
+        opened = open_envelope(envelope, device)
+        assert opened.plaintext.hex() == expected["plaintext_hex"]
+        assert opened.message_key.hex() == expected["message_key_hex"]
 
 
 @pytest.mark.parametrize("path", VALID_DISCLOSURES, ids=_ids(VALID_DISCLOSURES))
@@ -236,3 +253,25 @@ def test_generator_reproduces_every_vector_file_byte_for_byte() -> None:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
+
+
+MAIL_SEALS = _files("mail", "valid")
+
+
+@pytest.mark.parametrize("path", MAIL_SEALS, ids=_ids(MAIL_SEALS))
+def test_a_mail_seal_opens_for_each_device_and_reseals_byte_for_byte(path: Path) -> None:
+    from keys import armor, mailseal
+
+    vector = _load(path)
+    inputs, expected = vector["inputs"], vector["expected"]
+    envelope = _load(VECTORS / inputs["plaintext_is_envelope_of"])["expected"]["envelope"]
+    sealed = bytes.fromhex(expected["sealed_hex"])
+    assert armor.dearmor(expected["armored"], armor.SEALED) == sealed
+    for seed_hex in inputs["device_seeds_hex"]:
+        device = nacl.public.PrivateKey(bytes.fromhex(seed_hex))
+        assert mailseal.open_sealed(sealed, [device]) == envelope.encode("ascii")
+    keys_hex = [bytes.fromhex(k) for k in inputs["device_keys_hex"]]
+    with _replayed_random([bytes.fromhex(d["hex"]) for d in inputs["random_draws"]]):
+        again = mailseal.seal_for(envelope.encode("ascii"), keys_hex)
+    assert again == sealed
+    assert expected["aead_length"] & (expected["aead_length"] - 1) == 0

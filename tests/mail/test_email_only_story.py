@@ -7,9 +7,11 @@ it to the other members through the smarthost into their Dovecot mailboxes; each
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import mailbox
+import re
 import time
 from contextlib import redirect_stdout
 from email.parser import BytesHeaderParser
@@ -76,6 +78,7 @@ async def test_a_negotiation_by_email_only(
         async with mail_relay(log_db, tmp_path, time.time, mail) as relay:
             # Registration and membership over HTTP; everything after this is email.
             thread = random_bytes(16)
+            base = relay.api.base
             clients = {n: RelayClient(relay.api.base, p.signing_key()) for n, p in profiles.items()}
             for client in clients.values():
                 await client.__aenter__()
@@ -118,7 +121,7 @@ async def test_a_negotiation_by_email_only(
                         f'from = "ana@mail.test"\nrelay_domain = "{DOMAIN}"\n'
                     )
                     sent = await asyncio.to_thread(
-                        cli, homes[name], "send", "--via", "smtp", str(path)
+                        cli, homes[name], "send", "--via", "smtp", str(path), "--relay", base
                     )
                 else:
                     sent = await asyncio.to_thread(
@@ -134,6 +137,8 @@ async def test_a_negotiation_by_email_only(
                         DOMAIN,
                         "--from",
                         f"{name}@mail.test",
+                        "--relay",
+                        base,
                     )
                 assert sent["reply"] == "250 2.0.0 Envelope stored and logged."
                 said[opened.envelope.hash.hex()] = text
@@ -168,3 +173,43 @@ async def test_a_negotiation_by_email_only(
     assert second["In-Reply-To"] == first["Message-ID"]
     imported = await asyncio.to_thread(cli, homes["ana"], "mail", "import", str(maildir))
     assert {e["status"] for e in imported["envelopes"]} == {"already"}
+
+    # What Ana's provider holds: no identity key in any spelling, no name, no bare envelope.
+    for key in box.iterkeys():
+        raw = box.get_bytes(key)
+        assert b"BEGIN CLOSEDSET SEALED MAIL" in raw
+        assert b"BEGIN CLOSEDSET ENVELOPE" not in raw
+        assert_no_identity(raw, profiles.values(), [n.title() for n in people])
+
+
+def _spellings(key: bytes) -> list[bytes]:
+    out = [key, key.hex().encode(), key.hex().upper().encode()]
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        text = encode(key)
+        out += [text, text.rstrip(b"=")]
+    return out
+
+
+def assert_no_identity(raw: bytes, profiles: object, names: list[str]) -> None:
+    """Neither the raw mail, nor anything base64 inside it decoded once more (armor blocks,
+    transfer encodings), holds an identity or device key, in hex or any base64, or a name."""
+    layers = [raw]
+    chunks = re.findall(rb"(?:[A-Za-z0-9+/]{16,}={0,2}\r?\n)+", raw)
+    for chunk in chunks:
+        try:
+            layers.append(base64.b64decode(b"".join(chunk.split()), validate=True))
+        except ValueError:
+            continue
+    # Names are looked for outside the base64 text (where a short name like "Ben" turns up by
+    # chance) and in what it decodes to; keys (43+ characters) everywhere.
+    text = raw
+    for chunk in chunks:
+        text = text.replace(chunk, b"\n")
+    named = [text, *layers[1:]]
+    for profile in profiles:  # type: ignore[attr-defined]
+        keys = [profile.identity_key] + [r.device for r in profile.own_recipients()]
+        for key in keys:
+            for spelling in _spellings(key):
+                assert not any(spelling in layer for layer in layers)
+    for name in names:
+        assert not any(name.encode() in layer for layer in named)

@@ -106,9 +106,10 @@ async def test_a_second_relay_decides_from_the_database_not_from_its_cache(
             assert joined.status == 201, joined.body
             from_ben = await post(a, ben, seal_to(ben, thread, [ic, ana], first.hash))
             to_ben = await post(a, ic, seal_to(ic, thread, [ana, ben], first.hash))
-            assert (from_ben["sequence"], to_ben["sequence"]) == (2, 3)
+            # Each sender's own reader numbers: Ben's first, the IC's third.
+            assert (from_ben["sequence"], to_ben["sequence"]) == (1, 3)
 
-            # B sequences an envelope: A's cached count is stale, the sequences stay gapless.
+            # B sequences an envelope: A's cached count is stale, Ana's numbers stay gapless.
             via_b = await post(b, ana, seal_to(ana, thread, [ic], first.hash))
             via_a = await post(a, ana, seal_to(ana, thread, [ic], bytes.fromhex(via_b["hash"])))
             assert (via_b["sequence"], via_a["sequence"]) == (4, 5)
@@ -132,4 +133,6 @@ async def test_a_second_relay_decides_from_the_database_not_from_its_cache(
             reply = await _refused(log_db, 403, a.call(ben, "POST", path, late.to_bytes()))
             assert "removed" in reply.body["detail"]
             page = await a.call(ben, "GET", path)
-            assert [e["sequence"] for e in page.body["envelopes"]] == [1, 2, 3, 4, 5]
+            # Served only what is addressed to him: his own and the IC's to him, numbered 1, 2.
+            served = [(e["sequence"], e["reader_sequence"]) for e in page.body["envelopes"]]
+            assert served == [(1, 1), (2, 2)]

@@ -334,7 +334,7 @@ async def test_more_recipients_than_the_format_allows_is_refused(scene: Scene) -
 
 
 async def test_malformed_envelope_is_refused(scene: Scene) -> None:
-    body = scene.next_from(scene.ana, scene.ic).to_bytes().replace(b'"v":1', b'"v":2')
+    body = scene.next_from(scene.ana, scene.ic).to_bytes().replace(b'"v":2', b'"v":3')
     await scene.refused(400, scene.api.call(scene.ana, "POST", scene.envelopes, body))
     value = scene.next_from(scene.ana, scene.ic).to_json()
     value["ciphertext"] = value["ciphertext"][:-4] + "AAAA"

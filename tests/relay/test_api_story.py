@@ -42,7 +42,7 @@ async def test_registration_is_logged_and_lookup_proves_each_record(api: Api) ->
     again = await api.call(ana, "POST", "/v1/identities", ana.bundle())
     assert (again.status, again.body["receipts"]) == (200, [])
     grouped = " ".join(ana.fingerprint[i : i + 4] for i in range(0, 32, 4)).lower()
-    found = await api.call(None, "GET", f"/v1/identities/{grouped}")
+    found = await api.call(ana, "GET", "/v1/identities/" + grouped.replace(" ", "%20"))
     assert found.status == 200
     history = decode_history(canonical_json(found.body["bundle"]))
     assert history.identity_key == ana.identity

@@ -57,3 +57,84 @@ def test_entry_layout_is_42_fixed_bytes() -> None:
 def test_entries_in_any_other_layout_are_refused(entry: bytes, words: str) -> None:
     with pytest.raises(EntryFormatError, match=words):
         decode_entry(entry)
+
+
+async def test_the_readers_migration_numbers_stored_envelopes_per_reader(log_db: DbTarget) -> None:
+    """0005 fills envelope_readers from envelopes stored before it: one row per recipient
+    identity, numbered 1, 2, ... per reader in thread order."""
+    import hashlib
+
+    from sqlalchemy import insert, select
+
+    from keys.identity import Fingerprint
+    from relay.db.api_models import EnvelopeReader, Identity, StoredEnvelope, Thread
+    from tests.relay.api_support import Person, seal_to
+
+    ic, ana, ben = (
+        Person.new(n, r) for n, r in [("I", "ic"), ("A", "performer"), ("B", "performer")]
+    )
+    thread = bytes(range(16))
+    first = seal_to(ic, thread, [ana, ben], None)
+    to_ic = seal_to(ana, thread, [ic], first.hash)
+    to_all = seal_to(ben, thread, [ic, ana], to_ic.hash)
+    engine = log_db.make_engine()
+    try:
+        await downgrade(engine, "0005_request_nonces")
+        async with engine.begin() as conn:
+            for p in (ic, ana, ben):
+                await conn.execute(
+                    insert(Identity.__table__).values(
+                        identity_key=p.identity,
+                        fingerprint=Fingerprint.of(p.identity).digest,
+                        role=p.role,
+                        history=p.bundle(),
+                        record_count=2,
+                        devices=p.device.public,
+                        revoked=False,
+                        registered_at=0,
+                        updated_at=0,
+                    )
+                )
+            await conn.execute(
+                insert(Thread.__table__).values(
+                    thread_id=thread, creator=ic.identity, created_at=0, envelope_count=3
+                )
+            )
+            for n, (e, sender) in enumerate([(first, ic), (to_ic, ana), (to_all, ben)], 1):
+                body = e.to_bytes()
+                await conn.execute(
+                    insert(StoredEnvelope.__table__).values(
+                        hash=hashlib.sha256(body).digest(),
+                        thread_id=thread,
+                        sequence=n,
+                        sender=sender.identity,
+                        prev=e.context.prev,
+                        body=body,
+                        log_index=n,
+                        received_ms=n,
+                    )
+                )
+        await migrate(engine)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(
+                        EnvelopeReader.reader,
+                        EnvelopeReader.sequence,
+                        EnvelopeReader.reader_sequence,
+                    ).order_by(EnvelopeReader.sequence, EnvelopeReader.reader)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    numbered = {(bytes(r), s): n for r, s, n in rows}
+    assert numbered == {
+        (ic.identity, 1): 1,
+        (ana.identity, 1): 1,
+        (ben.identity, 1): 1,
+        (ic.identity, 2): 2,
+        (ana.identity, 2): 2,
+        (ic.identity, 3): 3,
+        (ana.identity, 3): 3,
+        (ben.identity, 3): 2,
+    }

@@ -28,6 +28,7 @@ import nacl.public
 import nacl.signing
 
 import keys.randomness
+from keys import armor, mailseal
 from keys import statement as sig
 from keys.encoding import b64u_encode, canonical_json
 from keys.envelope import (
@@ -36,6 +37,7 @@ from keys.envelope import (
     Recipient,
     _wrap_key,
     encode_disclosure,
+    pad,
     seal,
 )
 from keys.identity import (
@@ -232,9 +234,10 @@ def build_valid_envelopes() -> dict[str, tuple[dict[str, Any], Opened]]:
         names: dict[str, list[int]] = {}
         for n, d in rcpts:
             names.setdefault(n, []).append(d)
-        inner = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        padded = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
             envelope.ciphertext, envelope.context.to_bytes(), envelope.nonce, opened.message_key
-        )[: sig.SIGNATURE_SIZE]
+        )
+        inner = padded[: sig.SIGNATURE_SIZE]
         vector = {
             "description": description,
             "kind": "envelope",
@@ -260,6 +263,9 @@ def build_valid_envelopes() -> dict[str, tuple[dict[str, Any], Opened]]:
                 "context_jcs": envelope.context.to_bytes().decode("ascii"),
                 "context_sha256_hex": hashlib.sha256(envelope.context.to_bytes()).hexdigest(),
                 "inner_signature_hex": bytes(inner).hex(),
+                "padded_plaintext_length": len(padded),
+                "padded_plaintext_sha256_hex": hashlib.sha256(padded).hexdigest(),
+                "ciphertext_length": len(envelope.ciphertext),
                 "outer_signature_hex": envelope.signature.hex(),
                 "message_key_hex": opened.message_key.hex(),
                 "envelope": envelope.to_bytes().decode("ascii"),
@@ -572,8 +578,8 @@ def build_invalid_envelopes(
 
     # Format version and fields.
     w = _json(base)
-    w["context"]["v"] = 2
-    add("unknown-version", "Format version 2.", _bytes(w), "EnvelopeFormatError", module=env_mod)
+    w["context"]["v"] = 3
+    add("unknown-version", "Format version 3.", _bytes(w), "EnvelopeFormatError", module=env_mod)
     w = _json(base)
     w["context"]["v"] = True
     add(
@@ -605,11 +611,33 @@ def build_invalid_envelopes(
     # Ciphertext and keys.
     w = _json(base)
     w["ciphertext"] = b64u_encode(base.envelope.ciphertext[:-1])
+    _resign(w, alice)
     add(
         "truncated-ciphertext",
-        "The ciphertext lost its last byte.",
+        "The ciphertext lost its last byte (outer signature redone), so its length is no "
+        "longer a size bucket; refused before any cryptography.",
         _bytes(w),
-        "SignatureError",
+        "LimitError",
+    )
+    add(
+        "padding-not-zero",
+        "Version 2, outer signature valid, AEAD valid, but the last padding byte is 0x01.",
+        _repadded(base, lambda p: p[:-1] + b"\x01"),
+        "DecryptionError",
+    )
+    add(
+        "padding-length-beyond-data",
+        "Version 2, outer signature valid, AEAD valid, but the length field says more bytes "
+        "than the padded plaintext holds.",
+        _repadded(
+            base,
+            lambda p: (
+                p[: sig.SIGNATURE_SIZE]
+                + (len(p) - sig.SIGNATURE_SIZE).to_bytes(4, "big")
+                + p[sig.SIGNATURE_SIZE + 4 :]
+            ),
+        ),
+        "DecryptionError",
     )
     w = _json(base)
     w["ciphertext"] = b64u_encode(base.envelope.ciphertext[: sig.SIGNATURE_SIZE + 15])
@@ -690,13 +718,112 @@ def _reordered(value: dict[str, Any]) -> bytes:
     return json.dumps(rev(value), separators=(",", ":")).encode("ascii")
 
 
+def _repadded(base: Opened, change: Callable[[bytes], bytes]) -> bytes:
+    """Rebuild ``base`` with its padded AEAD plaintext changed by ``change``, re-signed."""
+    envelope = base.envelope
+    context_bytes = envelope.context.to_bytes()
+    padded = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+        envelope.ciphertext, context_bytes, envelope.nonce, base.message_key
+    )
+    ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        change(bytes(padded)), context_bytes, envelope.nonce, base.message_key
+    )
+    w = envelope.to_json()
+    w["ciphertext"] = b64u_encode(bytes(ciphertext))
+    _resign(w, identity_key("alice"))
+    return canonical_json(w)
+
+
+def legacy_vector(valid: dict[str, tuple[dict[str, Any], Opened]]) -> dict[str, Any]:
+    """A format version 1 envelope (unpadded, as sealed before padding): still read."""
+    stem = "three-recipients-first-in-thread"
+    base = valid[stem][1]
+    w = base.envelope.to_json()
+    w["context"]["v"] = 1
+    context_bytes = canonical_json(w["context"])
+    inner = sig.sign(
+        identity_key("alice"),
+        sig.ENVELOPE_INNER,
+        hashlib.sha256(context_bytes).digest() + base.plaintext,
+    )
+    w["ciphertext"] = b64u_encode(
+        bytes(
+            sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+                inner + base.plaintext, context_bytes, base.envelope.nonce, base.message_key
+            )
+        )
+    )
+    _resign(w, identity_key("alice"))
+    data = canonical_json(w)
+    return {
+        "description": "Format version 1, as sealed before padding: ciphertext = AEAD(inner || "
+        "plaintext), no length, no padding. Readers still open it (old threads); nothing seals "
+        "it any more. Same keys, nonce and message key as the v2 vector it is derived from.",
+        "kind": "legacy-envelope",
+        "derived_from": f"valid/{stem}.json",
+        "open_as": [
+            {"name": n, "device_seed_hex": seed(f"device/{n}/1").hex()}
+            for n in ("alice", "bob", "carol")
+        ],
+        "expected": {
+            "envelope": data.decode("ascii"),
+            "envelope_sha256_hex": hashlib.sha256(data).hexdigest(),
+            "message_key_hex": base.message_key.hex(),
+            "plaintext_hex": base.plaintext.hex(),
+        },
+    }
+
+
+def mail_seal_vector(valid: dict[str, tuple[dict[str, Any], Opened]]) -> dict[str, Any]:
+    """An envelope sealed for the mail pipe (keys.mailseal) to Bob's two devices."""
+    stem = "three-recipients-first-in-thread"
+    data = valid[stem][1].envelope.to_bytes()
+    devices = [bytes(device_key("bob", n).public_key) for n in (1, 2)]
+    label = "mail/sealed-to-two-devices"
+    stream = CounterStream(label)
+    with patched_random(stream):
+        sealed = mailseal.seal_for(data, devices)
+    return {
+        "description": "The envelope of valid/three-recipients-first-in-thread.json sealed for "
+        "mail to Bob's devices 1 and 2 (docs/protocol.md, 'Mail seal'). Either device opens it "
+        "with crypto_box_seal_open of its wrapped key, then the AEAD.",
+        "kind": "mail-seal",
+        "derived_from": f"envelope/valid/{stem}.json",
+        "inputs": {
+            "plaintext_is_envelope_of": f"envelope/valid/{stem}.json",
+            "device_seeds_hex": [seed(f"device/bob/{n}").hex() for n in (1, 2)],
+            "device_keys_hex": [d.hex() for d in devices],
+            "random_label": label,
+            "random_draws": [
+                {"use": use, "hex": draw.hex()}
+                for use, draw in zip(
+                    [
+                        "message key",
+                        "ephemeral seed for key 0",
+                        "ephemeral seed for key 1",
+                        "AEAD nonce",
+                    ],
+                    stream.draws,
+                    strict=True,
+                )
+            ],
+        },
+        "expected": {
+            "sealed_hex": sealed.hex(),
+            "sealed_length": len(sealed),
+            "aead_length": len(sealed) - 2 - 2 * mailseal.WRAPPED_SIZE - mailseal.NONCE_SIZE,
+            "armored": armor.armor(sealed, armor.SEALED),
+        },
+    }
+
+
 def _inner_signed_by(base: Opened, key: nacl.signing.SigningKey, purpose: str) -> bytes:
     """Rebuild ``base`` by hand with the same primitives but another inner signature."""
     envelope = base.envelope
     context_bytes = envelope.context.to_bytes()
     inner = sig.sign(key, purpose, hashlib.sha256(context_bytes).digest() + base.plaintext)
     ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-        inner + base.plaintext, context_bytes, envelope.nonce, base.message_key
+        pad(inner, base.plaintext), context_bytes, envelope.nonce, base.message_key
     )
     w = envelope.to_json()
     w["ciphertext"] = b64u_encode(bytes(ciphertext))
@@ -1144,6 +1271,8 @@ def build_all() -> dict[str, bytes]:
     )
     for stem, vector in build_invalid_envelopes(valid).items():
         files[f"envelope/invalid/{stem}.json"] = render(vector)
+    files["envelope/legacy/version-1-unpadded.json"] = render(legacy_vector(valid))
+    files["mail/valid/sealed-to-two-devices.json"] = render(mail_seal_vector(valid))
     for stem, vector in build_valid_identities().items():
         files[f"identity/valid/{stem}.json"] = render(vector)
     for stem, vector in build_invalid_identities().items():
@@ -1157,7 +1286,7 @@ def build_all() -> dict[str, bytes]:
 
 def existing_files() -> set[str]:
     found = set()
-    for group in ("envelope", "identity", "request", "statement"):
+    for group in ("envelope", "identity", "request", "statement", "mail"):
         for path in (HERE / group).glob("*/*.json"):
             found.add(path.relative_to(HERE).as_posix())
     return found
