@@ -1,0 +1,249 @@
+"""The relay's own state at start-up: it never forks its log (docs/operating.md).
+
+Three things belong together: the log signing key (``log-signing.key``), the database (whose
+checkpoints the key signed) and, beside the key, this machine's record of the largest tree size
+it signed (``log-signed-size``). Before the relay serves, :func:`decide` compares them:
+
+- the primary check is the database's own latest checkpoint, which must verify under the key;
+- a key file missing next to a non-empty log, a key that did not sign the stored log, or an
+  empty database next to a key that has signed before are refused, each with one sentence
+  that says what to restore;
+- the record is a per-machine, best-effort second check: it catches a database restored from
+  an older copy (it ends below a size this machine signed) and an empty database next to a
+  key that signed before. It is written after each round commits (coalesced, off the event
+  loop), so a crash can leave it behind the database, never ahead of it.
+
+A new log is created only on purpose: ``closedset relay init``, or the first start on a data
+directory holding no key and no record, with an empty database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from keys.checkpoint import open_checkpoint
+from keys.errors import KeysError
+from keys.keystore import write_private_file
+from keys.note import NoteSigner
+from relay.log.store import StoredCheckpoint
+
+_log = logging.getLogger(__name__)
+
+RECORD_NAME = "log-signed-size"
+_RECORD_MAGIC = "closedset relay signed-size v1"
+NOTHING_SIGNED = "none"
+
+
+class StartupError(RuntimeError):
+    """The relay must not start; the message is one sentence naming what failed and the fix."""
+
+
+def safe_url(url: str) -> str:
+    """The database URL as it may be shown: without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(an unparsable database URL)"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRecord:
+    """What this machine last recorded having signed with one key."""
+
+    verifier_key: str
+    size: int | None
+    """The largest tree size signed, or None: the key was created and has signed nothing yet."""
+
+
+def record_path(key_path: Path) -> Path:
+    return key_path.with_name(RECORD_NAME)
+
+
+def read_record(path: Path) -> SignedRecord | None:
+    """The record at ``path``; None if there is none; StartupError if it cannot be read."""
+    try:
+        text = path.read_text("ascii")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StartupError(f"The signed-size record {path} cannot be read ({exc}).") from exc
+    lines = text.split("\n")
+    if len(lines) != 4 or lines[0] != _RECORD_MAGIC or lines[3] != "":
+        raise StartupError(
+            f"The signed-size record {path} is damaged; restore it from the backup taken with "
+            "the log key (or delete it if the database is certainly the newest copy)."
+        )
+    size_text = lines[2]
+    if size_text == NOTHING_SIGNED:
+        return SignedRecord(lines[1], None)
+    if not size_text.isdigit() or (size_text.startswith("0") and size_text != "0"):
+        raise StartupError(f"The signed-size record {path} has no valid size.")
+    return SignedRecord(lines[1], int(size_text))
+
+
+def write_record(path: Path, record: SignedRecord) -> None:
+    size = NOTHING_SIGNED if record.size is None else str(record.size)
+    data = f"{_RECORD_MAGIC}\n{record.verifier_key}\n{size}\n".encode("ascii")
+    write_private_file(path, data)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyOnDisk:
+    """The key as found at start: the signer, and whether the file existed (else: a new one)."""
+
+    signer: NoteSigner
+    existed: bool
+
+
+def load_key(path: Path, origin: str) -> KeyOnDisk:
+    """The key at ``path``; if there is none, a fresh one (not written: :func:`establish` may)."""
+    from relay.keyfile import LogKeyError, read_log_key
+
+    if not path.exists():
+        return KeyOnDisk(NoteSigner.generate(origin), existed=False)
+    try:
+        return KeyOnDisk(read_log_key(path, origin), existed=True)
+    except LogKeyError as exc:
+        raise StartupError(str(exc)) from exc
+
+
+def decide(
+    key: KeyOnDisk,
+    key_path: Path,
+    record: SignedRecord | None,
+    latest: StoredCheckpoint | None,
+    url: str,
+) -> str:
+    """ "serve", "create" (a new log: write the key and record first) or StartupError."""
+    where = f"the database at {safe_url(url)}"
+    if not key.existed:
+        if latest is not None:
+            raise StartupError(
+                f"The log key {key_path} is missing, but {where} holds a log of size "
+                f"{latest.size}; restore log-signing.key from the backup taken with this "
+                "database (a new key would fork the log)."
+            )
+        if record is not None:
+            raise StartupError(
+                f"The log key {key_path} is missing, but {record_path(key_path)} shows this "
+                "machine signed with one before; restore log-signing.key and the database "
+                "from the same backup."
+            )
+        return "create"
+    verifier = key.signer.verifier()
+    if record is not None and record.verifier_key != verifier.key_string():
+        raise StartupError(
+            f"The signed-size record {record_path(key_path)} belongs to another log key than "
+            f"{key_path}; restore the key, the record and the database from the same backup."
+        )
+    if latest is None:
+        if record is not None and record.size is None:
+            return "serve"  # created by `relay init` (or a first start) and not used yet
+        raise StartupError(
+            f"{where[0].upper()}{where[1:]} holds no log, but the log key {key_path} has signed "
+            "checkpoints before; restore the database from the backup taken with this key "
+            "(starting over would fork the log), or see docs/operating.md to start a new log."
+        )
+    try:
+        open_checkpoint(latest.note, verifier)
+    except KeysError as exc:
+        raise StartupError(
+            f"The latest checkpoint in {where} (size {latest.size}) was not signed by the log "
+            f"key {key_path}; restore the key and the database from the same backup."
+        ) from exc
+    if record is not None and record.size is not None and record.size > latest.size:
+        raise StartupError(
+            f"{where[0].upper()}{where[1:]} ends at size {latest.size}, but this machine signed "
+            f"size {record.size} with this key; restore the newest copy of the database (an "
+            "older one would fork the log; with no newer copy, see docs/operating.md)."
+        )
+    return "serve"
+
+
+def establish(key: KeyOnDisk, key_path: Path) -> None:
+    """Write a new log's key and its "nothing signed yet" record (after :func:`decide`)."""
+    rec_path = record_path(key_path)
+    try:
+        # exclusive: two relays starting at once on one directory must not each write a key.
+        write_private_file(
+            key_path, (key.signer.key_string() + "\n").encode("ascii"), exclusive=True
+        )
+    except KeysError as exc:
+        if key_path.exists():
+            raise StartupError(
+                f"Another process created the log key {key_path} at the same moment; start "
+                "this relay again."
+            ) from exc
+        raise StartupError(f"The log key {key_path} cannot be written: {exc}") from exc
+    try:
+        write_record(rec_path, SignedRecord(key.signer.verifier().key_string(), None))
+    except KeysError as exc:
+        raise StartupError(f"The signed-size record {rec_path} cannot be written: {exc}") from exc
+
+
+class SignedSizeRecorder:
+    """Keeps ``log-signed-size`` at the largest size committed, best effort and coalesced.
+
+    :meth:`note` is called after each commit (cheap: it only wakes the writer); the writer
+    rewrites the file (write, fsync, rename) off the event loop whenever the size grew. A
+    failure is logged once per kind and never stops the log.
+    """
+
+    def __init__(self, path: Path, verifier_key: str, size: int | None) -> None:
+        self.path = path
+        self.verifier_key = verifier_key
+        self._written = size
+        self._wanted = size
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._failed: str | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="log-signed-size")
+
+    def note(self, size: int) -> None:
+        if self._wanted is None or size > self._wanted:
+            self._wanted = size
+            self._wakeup.set()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    def write_now(self) -> None:
+        """Write the wanted size if it grew (synchronously; the writer task calls this)."""
+        wanted = self._wanted
+        if wanted is None or (self._written is not None and wanted <= self._written):
+            return
+        try:
+            # Another relay process on this machine may have recorded more: keep the largest.
+            current = read_record(self.path)
+            if current is not None and current.verifier_key == self.verifier_key:
+                if current.size is not None and current.size >= wanted:
+                    self._written = current.size
+                    return
+            write_record(self.path, SignedRecord(self.verifier_key, wanted))
+        except (KeysError, StartupError, OSError) as exc:
+            kind = type(exc).__name__
+            if self._failed != kind:
+                _log.warning("Cannot update the signed-size record %s (%s)", self.path, kind)
+                self._failed = kind
+            return
+        self._written = wanted
+        self._failed = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            await asyncio.to_thread(self.write_now)
+            if self._closing:
+                return
+            await self._wakeup.wait()
