@@ -89,6 +89,11 @@ class RelayConfig:
     limits: Limits = field(default_factory=Limits)
     mail: MailConfig = field(default_factory=lambda: _mail_config(None, {}))
     """The ``[mail]`` table: thread addresses, STARTTLS, smarthost (docs/email.md)."""
+    database_timeout: float = 10.0
+    """Seconds a database connection, statement or lock wait may take before it fails (503)."""
+    checkpoint_interval: float = 10.0
+    """Seconds between checkpoints the sequencer signs and writes even when idle; /healthz
+    fails when none succeeded within twice this."""
     witnesses: tuple[WitnessEndpoint, ...] = ()
     """The ``[[witnesses]]`` tables: tlog-witnesses that cosign checkpoints (docs/witness.md)."""
 
@@ -105,8 +110,21 @@ ENVIRONMENT: dict[str, str] = {
     "CLOSEDSET_DB": "database_url",
     "CLOSEDSET_PUBLIC_URL": "public_url",
     "CLOSEDSET_LOG_ORIGIN": "log_origin",
+    "CLOSEDSET_DB_TIMEOUT": "database_timeout",
+    "CLOSEDSET_CHECKPOINT_INTERVAL": "checkpoint_interval",
 }
-_TOP_KEYS = frozenset({"data_dir", "http", "smtp", "database_url", "public_url", "log_origin"})
+_TOP_KEYS = frozenset(
+    {
+        "data_dir",
+        "http",
+        "smtp",
+        "database_url",
+        "public_url",
+        "log_origin",
+        "database_timeout",
+        "checkpoint_interval",
+    }
+)
 _RATE_KEYS = frozenset({"rate", "burst"})
 
 
@@ -169,8 +187,14 @@ def load_config(
         log_origin = f"{host}{parts.path}/log"
     if not is_valid_key_name(log_origin):
         raise ConfigError(f"The key 'log_origin' ({log_origin!r}) is not a valid log name.")
+    timeouts = {
+        key: _seconds(settings[key], key)
+        for key in ("database_timeout", "checkpoint_interval")
+        if key in settings
+    }
     return replace(
         config,
+        **timeouts,
         database_url=database_url,
         public_url=public_url,
         log_origin=log_origin,
@@ -268,6 +292,17 @@ def _positive_int(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"The key {key!r} must be a whole number of at least 1.")
     return value
+
+
+def _seconds(value: Any, key: str) -> float:
+    if isinstance(value, str):  # from the environment
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
+        raise ConfigError(f"The key {key!r} must be a number of seconds above 0.")
+    return float(value)
 
 
 def _text(value: Any, key: str) -> str:

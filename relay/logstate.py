@@ -226,10 +226,14 @@ class SignedSizeRecorder:
         try:
             # Another relay process on this machine may have recorded more: keep the largest.
             current = read_record(self.path)
-            if current is not None and current.verifier_key == self.verifier_key:
-                if current.size is not None and current.size >= wanted:
-                    self._written = current.size
-                    return
+            if (
+                current is not None
+                and current.verifier_key == self.verifier_key
+                and current.size is not None
+                and current.size >= wanted
+            ):
+                self._written = current.size
+                return
             write_record(self.path, SignedRecord(self.verifier_key, wanted))
         except (KeysError, StartupError, OSError) as exc:
             kind = type(exc).__name__
