@@ -7,6 +7,7 @@ Every key, its default and its environment variable are listed in docs/api.md, "
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -296,10 +297,8 @@ def _positive_int(value: Any, key: str) -> int:
 
 def _seconds(value: Any, key: str) -> float:
     if isinstance(value, str):  # from the environment
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
         raise ConfigError(f"The key {key!r} must be a number of seconds above 0.")
     return float(value)

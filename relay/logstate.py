@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from keys.checkpoint import open_checkpoint
 from keys.errors import KeysError
@@ -251,3 +254,107 @@ class SignedSizeRecorder:
             if self._closing:
                 return
             await self._wakeup.wait()
+
+
+# --- the start-up sequence: migrate, read the log, decide ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseState:
+    """What :func:`inspect_state` found (for ``closedset relay check``)."""
+
+    action: str
+    """"serve", or "create" (a first start would create the log's key now)."""
+    revision: str | None
+    head: str
+    latest: StoredCheckpoint | None
+    record: SignedRecord | None
+
+
+def _first_line(error: BaseException) -> str:
+    from sqlalchemy import exc as sa_exc
+
+    orig = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+    text = str(orig).strip().splitlines()
+    return text[0][:200] if text else type(orig).__name__
+
+
+def database_failure(error: BaseException, url: str) -> StartupError:
+    """One sentence for a database that cannot be reached or read at start-up."""
+    from relay.db.trouble import describe_failure
+
+    return StartupError(
+        f"The database at {safe_url(url)} cannot be reached or read ({describe_failure(error)}: "
+        f"{_first_line(error)}); check that it is running and that the URL is right."
+    )
+
+
+async def _revision(engine: AsyncEngine, url: str) -> str | None:
+    from relay.migrations import current_revision
+
+    try:
+        return await current_revision(engine)
+    except Exception as exc:
+        raise database_failure(exc, url) from exc
+
+
+async def _read_log(engine: AsyncEngine, url: str) -> StoredCheckpoint | None:
+    from relay.log.store import LogCorruptionError, LogStore
+
+    try:
+        return (await LogStore(engine).load_frontier())[1]
+    except LogCorruptionError as exc:
+        raise StartupError(
+            f"The log in the database at {safe_url(url)} is damaged ({exc}); restore the "
+            "database from the backup taken with the log key."
+        ) from exc
+    except Exception as exc:
+        raise database_failure(exc, url) from exc
+
+
+async def open_database(
+    engine: AsyncEngine,
+    url: str,
+    key: KeyOnDisk,
+    key_path: Path,
+    *,
+    migrate: Callable[[AsyncEngine], Awaitable[None]],
+) -> SignedRecord:
+    """Migrate, check that key, database and record belong together, and on a first start
+    write the new log's key; the record in force after that. Raises :class:`StartupError`."""
+    from relay.db.trouble import is_database_trouble
+    from relay.migrations import head_revision
+
+    before = await _revision(engine, url)
+    try:
+        await migrate(engine)
+    except Exception as exc:
+        if is_database_trouble(exc):
+            raise database_failure(exc, url) from exc
+        raise StartupError(
+            f"Migrating the database at {safe_url(url)} from revision {before or '(none)'} to "
+            f"{head_revision()} failed ({_first_line(exc)}); nothing of it was applied. Fix "
+            "the cause and start again."
+        ) from exc
+    latest = await _read_log(engine, url)
+    record = read_record(record_path(key_path))
+    verifier_key = key.signer.verifier().key_string()
+    if decide(key, key_path, record, latest, url) == "create":
+        establish(key, key_path)
+        return SignedRecord(verifier_key, None)
+    if record is None:
+        return SignedRecord(verifier_key, None if latest is None else latest.size)
+    return record
+
+
+async def inspect_state(
+    engine: AsyncEngine, url: str, key: KeyOnDisk, key_path: Path
+) -> DatabaseState:
+    """Every start-up check, changing nothing (no migration, no key written)."""
+    from relay.migrations import head_revision
+
+    revision = await _revision(engine, url)
+    latest = None if revision is None else await _read_log(engine, url)
+    record = read_record(record_path(key_path))
+    action = decide(key, key_path, record, latest, url)
+    return DatabaseState(action, revision, head_revision(), latest, record)

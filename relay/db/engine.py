@@ -182,7 +182,11 @@ def watch_sqlite_statements(engine: Engine) -> None:
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
-    event.listen(engine, "handle_error", lambda context: after(context.connection))
+    def failed(context: Any) -> None:
+        if context.connection is not None:
+            after(context.connection)
+
+    event.listen(engine, "handle_error", failed)
 
 
 _CLOCK = "closedset.statement_clock"
