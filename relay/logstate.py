@@ -323,37 +323,41 @@ async def open_database(
     """Migrate, check that key, database and record belong together, and on a first start
     write the new log's key; the record in force after that. Raises :class:`StartupError`."""
     from relay.db.trouble import is_database_trouble
-    from relay.migrations import head_revision
 
-    before = await _revision(engine, url)
+    # Decide before migrating: a refused start creates nothing (not even a SQLite file).
+    state = await inspect_state(engine, url, key, key_path)
     try:
         await migrate(engine)
     except Exception as exc:
         if is_database_trouble(exc):
             raise database_failure(exc, url) from exc
         raise StartupError(
-            f"Migrating the database at {safe_url(url)} from revision {before or '(none)'} to "
-            f"{head_revision()} failed ({_first_line(exc)}); nothing of it was applied. Fix "
-            "the cause and start again."
+            f"Migrating the database at {safe_url(url)} from revision "
+            f"{state.revision or '(none)'} to {state.head} failed ({_first_line(exc)}); nothing "
+            "of it was applied, so fix the cause and start again."
         ) from exc
-    latest = await _read_log(engine, url)
-    record = read_record(record_path(key_path))
     verifier_key = key.signer.verifier().key_string()
-    if decide(key, key_path, record, latest, url) == "create":
+    if state.action == "create":
         establish(key, key_path)
         return SignedRecord(verifier_key, None)
-    if record is None:
+    if state.record is None:
+        latest = state.latest
         return SignedRecord(verifier_key, None if latest is None else latest.size)
-    return record
+    return state.record
 
 
 async def inspect_state(
     engine: AsyncEngine, url: str, key: KeyOnDisk, key_path: Path
 ) -> DatabaseState:
-    """Every start-up check, changing nothing (no migration, no key written)."""
+    """Every start-up check, changing nothing (no migration, no key written, and no SQLite
+    file created where there is none)."""
     from relay.migrations import head_revision
 
-    revision = await _revision(engine, url)
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and not Path(database).exists():
+        revision = None
+    else:
+        revision = await _revision(engine, url)
     latest = None if revision is None else await _read_log(engine, url)
     record = read_record(record_path(key_path))
     action = decide(key, key_path, record, latest, url)

@@ -182,6 +182,7 @@ def watch_sqlite_statements(engine: Engine) -> None:
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
+
     def failed(context: Any) -> None:
         if context.connection is not None:
             after(context.connection)

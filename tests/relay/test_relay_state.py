@@ -1,0 +1,233 @@
+"""The relay never forks its own log: key, database and signed-size record must belong together.
+
+Each case is what an operator can do by accident (remove the key, lose the database, point
+``--db`` at an empty one, put back another key or an older copy of the database): the relay
+refuses to start with one sentence that says what to restore, and changes nothing, neither
+in the database nor in the data directory. On SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from keys.note import NoteSigner
+from relay.logstate import RECORD_NAME, StartupError, read_record
+from tests.relay.api_support import Person, running_relay, snapshot
+from tests.relay.conftest import DbTarget, _asyncpg_dsn, _pg_admin, pg_url
+
+CLOSEDSET = Path(sys.executable).with_name("closedset")
+
+
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "relay-data"  # where running_relay keeps the key
+
+
+async def grow_log(target: DbTarget, tmp_path: Path, clock: Any, people: int = 2) -> int:
+    """Run the relay and register people (each a few log entries); the log's size."""
+    async with running_relay(target, tmp_path, clock) as api:
+        await api.register(*(Person.new(f"p{n}", "performer") for n in range(people)))
+        reply = await api.call(None, "GET", "/healthz")
+        assert reply.status == 200, reply.body
+        return int(reply.body["tree_size"])
+
+
+async def stored(target: DbTarget) -> object:
+    """The rows of every table, or what stands for "no database" on each backend."""
+    if target.backend == "sqlite":
+        if not Path(target.url.split("///", 1)[1]).exists():
+            return "no database file"
+    else:
+        conn = await asyncpg.connect(_asyncpg_dsn(target.url))
+        try:
+            count = await conn.fetchval(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+                target.schema or "public",
+            )
+        finally:
+            await conn.close()
+        if count == 0:
+            return "no tables"
+    return await snapshot(target)
+
+
+async def empty_pg_target() -> DbTarget:
+    """A PostgreSQL schema with nothing in it: --db pointing at an empty database."""
+    schema = f"cs_test_{uuid.uuid4().hex[:16]}"
+    await _pg_admin(pg_url(), f'CREATE SCHEMA "{schema}"')
+    options = {"connect_args": {"server_settings": {"search_path": schema}}}
+    return DbTarget("postgresql", pg_url(), options, schema)
+
+
+async def refused(target: DbTarget, tmp_path: Path, clock: Any) -> str:
+    before = sorted(p.name for p in data_dir(tmp_path).iterdir())
+    rows = await stored(target)
+    with pytest.raises(StartupError) as caught:
+        async with running_relay(target, tmp_path, clock):
+            pass
+    message = str(caught.value)
+    assert "\n" not in message and message.endswith(".")
+    # Nothing was created or changed: no new key, no new record, no row.
+    assert sorted(p.name for p in data_dir(tmp_path).iterdir()) == before
+    assert await stored(target) == rows
+    return message
+
+
+def run_check(tmp_path: Path, target: DbTarget) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEDSET_")}
+    return subprocess.run(
+        [str(CLOSEDSET), "relay", "check", "--data-dir", str(data_dir(tmp_path)), "--db"]
+        + [target.url],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_a_removed_key_is_refused_not_replaced(
+    log_db: DbTarget, tmp_path: Path, clock: Any
+) -> None:
+    size = await grow_log(log_db, tmp_path, clock)
+    assert size > 0
+    (data_dir(tmp_path) / "log-signing.key").unlink()
+    message = await refused(log_db, tmp_path, clock)
+    assert "log-signing.key is missing" in message and f"size {size}" in message
+    assert "restore log-signing.key" in message
+    assert not (data_dir(tmp_path) / "log-signing.key").exists()
+
+
+async def test_a_removed_or_empty_database_next_to_a_used_key_is_refused(
+    log_db: DbTarget, tmp_path: Path, clock: Any
+) -> None:
+    await grow_log(log_db, tmp_path, clock)
+    if log_db.backend == "sqlite":
+        # The database file is gone (the refused start must not make a new one).
+        database = Path(log_db.url.split("///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        empty = log_db
+    else:
+        empty = await empty_pg_target()
+    try:
+        message = await refused(empty, tmp_path, clock)
+        assert "holds no log" in message and "has signed checkpoints before" in message
+        assert "restore the database" in message
+    finally:
+        if empty is not log_db:
+            await _pg_admin(pg_url(), f'DROP SCHEMA "{empty.schema}" CASCADE')
+
+
+async def test_a_key_that_did_not_sign_the_log_is_refused(
+    log_db: DbTarget, tmp_path: Path, clock: Any
+) -> None:
+    await grow_log(log_db, tmp_path, clock)
+    key_file = data_dir(tmp_path) / "log-signing.key"
+    origin = NoteSigner.from_key_string(key_file.read_text().strip()).name
+    key_file.write_text(NoteSigner.generate(origin).key_string() + "\n")
+    (data_dir(tmp_path) / RECORD_NAME).unlink()  # even without the record to give it away
+    message = await refused(log_db, tmp_path, clock)
+    assert "was not signed by the log key" in message
+
+
+async def test_an_older_copy_of_the_database_is_refused_by_the_record(
+    tmp_path: Path, clock: Any
+) -> None:
+    target = DbTarget("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}")
+    database = Path(target.url.split("///", 1)[1])
+    first = await grow_log(target, tmp_path, clock, people=1)
+    shutil.copy(database, tmp_path / "backup.db")  # the relay is stopped: the file is whole
+    second = await grow_log(target, tmp_path, clock, people=2)
+    assert second > first
+    record = read_record(data_dir(tmp_path) / RECORD_NAME)
+    assert record is not None and record.size == second
+    shutil.copy(tmp_path / "backup.db", database)
+    message = await refused(target, tmp_path, clock)
+    assert f"ends at size {first}" in message and f"signed size {second}" in message
+
+
+async def test_a_first_start_creates_the_log_and_a_restart_continues_it(
+    log_db: DbTarget, tmp_path: Path, clock: Any
+) -> None:
+    first = await grow_log(log_db, tmp_path, clock)
+    record = read_record(data_dir(tmp_path) / RECORD_NAME)
+    assert record is not None and record.size == first
+    assert await grow_log(log_db, tmp_path, clock) > first
+
+
+async def test_a_log_from_before_the_record_gets_one(
+    log_db: DbTarget, tmp_path: Path, clock: Any
+) -> None:
+    size = await grow_log(log_db, tmp_path, clock)
+    (data_dir(tmp_path) / RECORD_NAME).unlink()
+    assert await grow_log(log_db, tmp_path, clock, people=1) > size
+    record = read_record(data_dir(tmp_path) / RECORD_NAME)
+    assert record is not None and record.size is not None and record.size > size
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def whole_db(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """A database a URL alone names (a subprocess cannot be given a schema): a SQLite file, or
+    a PostgreSQL database of its own on the shared server, dropped afterwards."""
+    if request.param == "sqlite":
+        yield DbTarget("sqlite", f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}")
+        return
+    name = f"cs_check_{uuid.uuid4().hex[:16]}"
+    await _pg_admin(pg_url(), f'CREATE DATABASE "{name}"')
+    url = make_url(pg_url()).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield DbTarget("postgresql", url)
+    finally:
+        await _pg_admin(pg_url(), f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+async def test_relay_check_runs_the_checks_without_serving(
+    whole_db: DbTarget, tmp_path: Path, clock: Any
+) -> None:
+    log_db = whole_db
+    size = await grow_log(log_db, tmp_path, clock)
+    good = run_check(tmp_path, log_db)
+    assert good.returncode == 0, good.stderr
+    assert f"size {size}" in good.stdout and "ok: the relay can start" in good.stdout
+    (data_dir(tmp_path) / "log-signing.key").unlink()
+    rows = await snapshot(log_db)
+    bad = run_check(tmp_path, log_db)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert "log-signing.key is missing" in bad.stderr
+    assert not (data_dir(tmp_path) / "log-signing.key").exists()
+    assert await snapshot(log_db) == rows
+
+
+def test_init_then_serve_then_init_again_is_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEDSET_")}
+    base = [str(CLOSEDSET), "relay"]
+    where = ["--data-dir", str(tmp_path / "d")]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*base, *args, *where], capture_output=True, text=True, env=env, timeout=60
+        )
+
+    fresh = run("check")
+    assert fresh.returncode == 0 and "serve would create a new log" in fresh.stdout
+    assert not (tmp_path / "d").exists()  # check created nothing
+    made = run("init")
+    assert made.returncode == 0, made.stderr
+    assert "log verifier key: " in made.stdout
+    record = read_record(tmp_path / "d" / RECORD_NAME)
+    assert record is not None and record.size is None
+    again = run("init")
+    assert again.returncode == 1 and "already holds a log key" in again.stderr
+    checked = run("check")
+    assert checked.returncode == 0 and "nothing signed yet" in checked.stdout
