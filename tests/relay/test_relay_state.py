@@ -84,9 +84,9 @@ async def refused(target: DbTarget, tmp_path: Path, clock: Any) -> str:
 
 def run_check(tmp_path: Path, target: DbTarget) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEDSET_")}
+    where = ["--data-dir", str(data_dir(tmp_path)), "--db", target.url]
     return subprocess.run(
-        [str(CLOSEDSET), "relay", "check", "--data-dir", str(data_dir(tmp_path)), "--db"]
-        + [target.url],
+        [str(CLOSEDSET), "relay", "check", *where],
         capture_output=True,
         text=True,
         env=env,
