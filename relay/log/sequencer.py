@@ -13,7 +13,8 @@ can check and write them in a constant number of statements per round (the hot p
 
 Failure rules:
 
-- a caller's ``extra`` (or a record-type hook run for it, :meth:`Sequencer.add_hook`) raises,
+- a caller's ``extra`` (or a record-type hook run for it, :meth:`Sequencer.add_hook`) raises
+  (anything but database trouble, ``relay.db.trouble``, which fails the round as below),
   or a round writer raises :class:`Withdraw` naming some of its items: the round is rolled
   back, those submitters alone get their exceptions, and the round is retried at once without
   them (their entries never existed). Withdrawn submitters are answered once the retried round
@@ -45,7 +46,7 @@ from keys.merkle import hash_leaf
 from keys.note import NoteSigner
 from keys.tlogproof import TlogProof
 from relay.db.engine import session_factory
-from relay.db.trouble import describe_failure
+from relay.db.trouble import describe_failure, is_database_trouble
 from relay.log.entry import RecordType, entry_for
 from relay.log.sqlite_rounds import SqliteRounds
 from relay.log.store import LogStore, StoredCheckpoint
@@ -424,6 +425,8 @@ class Sequencer:
                     await hook(session, position, pending.logged)
                     await session.flush()
             except Exception as exc:
+                if is_database_trouble(exc):
+                    raise  # not this submission's fault: the round fails, for everyone in it
                 raise _WithdrawnError({pending: exc}) from exc
         await self._run_writers(session, round_)
         await self.store.insert_nodes(session, round_.new_nodes)
