@@ -188,14 +188,15 @@ def load_config(
         log_origin = f"{host}{parts.path}/log"
     if not is_valid_key_name(log_origin):
         raise ConfigError(f"The key 'log_origin' ({log_origin!r}) is not a valid log name.")
-    timeouts = {
-        key: _seconds(settings[key], key)
-        for key in ("database_timeout", "checkpoint_interval")
-        if key in settings
-    }
+    if "database_timeout" in settings:
+        config = replace(
+            config, database_timeout=_seconds(settings["database_timeout"], "database_timeout")
+        )
+    if "checkpoint_interval" in settings:
+        interval = _seconds(settings["checkpoint_interval"], "checkpoint_interval")
+        config = replace(config, checkpoint_interval=interval)
     return replace(
         config,
-        **timeouts,
         database_url=database_url,
         public_url=public_url,
         log_origin=log_origin,

@@ -36,8 +36,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -374,7 +375,7 @@ class Sequencer:
     async def _write(self, round_: _Round) -> None:
         await self._transaction(lambda session: self._write_body(session, round_))
 
-    async def _transaction(self, body: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    async def _transaction(self, body: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
         if self._inline is not None:
             await self._inline.run(body)
             return
