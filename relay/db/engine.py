@@ -68,6 +68,9 @@ def create_engine(url: str, *, timeout: float = DEFAULT_TIMEOUT, **options: Any)
         raise ValueError(f"The database URL must be SQLite or PostgreSQL, not {backend!r}.")
     made_with = dict(options)
     options = dict(options)
+    # Error messages and SQLAlchemy's own logging never quote a statement's parameters (they
+    # hold envelopes, keys and thread ids).
+    options.setdefault("hide_parameters", True)
     if backend == "postgresql":
         # Drop connections the server closed while idle instead of failing a round on them.
         options.setdefault("pool_pre_ping", True)

@@ -55,23 +55,26 @@ def _sqlstate(error: BaseException) -> str | None:
 
 
 def is_database_trouble(error: BaseException) -> bool:
-    """True if ``error`` says the database cannot serve right now (try again later)."""
+    """True if ``error`` says the database cannot serve right now (try again later).
+
+    A driver error is judged by the driver's own code (SQLite's error name, PostgreSQL's
+    SQLSTATE), not by SQLAlchemy's class: "table already exists" is an OperationalError too.
+    """
     for link in _chain(error):
-        if isinstance(link, sa_exc.DBAPIError) and link.connection_invalidated:
-            return True
+        if isinstance(link, sa_exc.DBAPIError):
+            if link.connection_invalidated:
+                return True
+            continue  # judged by the driver's error, next in the chain
         if isinstance(
             link,
             sa_exc.TimeoutError | sa_exc.DisconnectionError | TimeoutError | asyncio.TimeoutError,
         ):
             return True
-        if isinstance(link, sa_exc.OperationalError | sa_exc.InterfaceError):
-            return True
-        if isinstance(link, sqlite3.OperationalError):
-            return True
         if isinstance(link, sqlite3.Error):
-            name = getattr(link, "sqlite_errorname", "")
-            if any(name.startswith(e) for e in _SQLITE_ERRORS):
+            name = getattr(link, "sqlite_errorname", "") or ""
+            if any(name == e or name.startswith(e + "_") for e in _SQLITE_ERRORS):
                 return True
+            continue
         if isinstance(link, ConnectionError | OSError) and not isinstance(
             link, FileNotFoundError | PermissionError
         ):

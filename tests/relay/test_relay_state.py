@@ -8,8 +8,11 @@ in the database nor in the data directory. On SQLite and on PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import socket
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -231,3 +234,70 @@ def test_init_then_serve_then_init_again_is_refused(tmp_path: Path) -> None:
     assert again.returncode == 1 and "already holds a log key" in again.stderr
     checked = run("check")
     assert checked.returncode == 0 and "nothing signed yet" in checked.stdout
+
+
+# --- start-up failures: one sentence naming what failed ---------------------------------------
+
+
+def serve_once(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLOSEDSET_")}
+    command = [str(CLOSEDSET), "relay", "serve", "--data-dir", str(data_dir(tmp_path))]
+    return subprocess.run(
+        [*command, "--http", "127.0.0.1:0", *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+def test_an_unreachable_postgresql_at_start_is_one_sentence_without_the_password(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once the socket is closed
+    url = f"postgresql+asyncpg://relay:s3cret@127.0.0.1:{port}/closedset"
+    message = one_sentence(serve_once(tmp_path, "--db", url))
+    assert "s3cret" not in message
+    assert f"postgresql+asyncpg://relay:***@127.0.0.1:{port}/closedset" in message
+    assert "cannot be reached" in message
+
+
+def test_a_damaged_sqlite_file_at_start_is_one_sentence(tmp_path: Path) -> None:
+    data_dir(tmp_path).mkdir(mode=0o700)
+    (data_dir(tmp_path) / "relay.db").write_bytes(b"this is not a database" * 100)
+    message = one_sentence(serve_once(tmp_path))
+    assert "relay.db" in message
+
+
+async def test_a_deleted_log_row_at_start_is_one_sentence(tmp_path: Path, clock: Any) -> None:
+    target = DbTarget("sqlite", f"sqlite+aiosqlite:///{data_dir(tmp_path) / 'relay.db'}")
+    await grow_log(target, tmp_path, clock)
+    conn = sqlite3.connect(data_dir(tmp_path) / "relay.db")
+    with conn:
+        conn.execute("DELETE FROM log_entries WHERE idx = (SELECT max(idx) FROM log_entries)")
+    conn.close()
+    message = one_sentence(await asyncio.to_thread(serve_once, tmp_path))
+    assert "is damaged" in message and "restore the database" in message
+
+
+def test_a_migration_that_cannot_apply_is_one_sentence_naming_it(tmp_path: Path) -> None:
+    # What a crash during a first start left on main before migrations were transactional:
+    # tables but no alembic_version row.
+    data_dir(tmp_path).mkdir(mode=0o700)
+    conn = sqlite3.connect(data_dir(tmp_path) / "relay.db")
+    conn.execute("CREATE TABLE log_entries (idx INTEGER PRIMARY KEY, entry BLOB NOT NULL)")
+    conn.commit()
+    conn.close()
+    message = one_sentence(serve_once(tmp_path))
+    assert "Migrating the database at sqlite+aiosqlite:///" in message
+    assert "from revision (none) to" in message and "log_entries already exists" in message
