@@ -28,11 +28,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope as SmtpEnvelope
 from aiosmtpd.smtp import Session
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from keys.encoding import b64u_encode
 from relay.app import create_app
 from relay.db import engine as engine_module
+from relay.db.trouble import is_database_trouble
 from relay.log.sequencer import Sequencer
 from relay.log.store import LogStore
 from relay.mail.config import load_mail_config
@@ -246,6 +249,7 @@ async def test_a_stopped_postgresql_http_smtp_and_egress(
             assert_unavailable(reply)
             health = await api.call(None, "GET", "/healthz")
             assert health.status == 503 and health.body["status"] == "failing"
+            assert_unavailable(await api.call(None, "GET", "/log/checkpoint"))
             over_smtp = await smtplib_async(
                 running.smtp_port, [address(thread)], attached(second, address(thread))
             )
@@ -329,4 +333,25 @@ async def test_an_idle_sequencer_writes_checkpoints_and_health_fails_without_the
         assert sequencer.health() is not None
     finally:
         await sequencer.close()
+        await engine.dispose()
+
+
+# --- SQLite: a statement running past the timeout ---------------------------------------------
+
+
+async def test_a_sqlite_statement_running_past_the_timeout_is_interrupted(tmp_path: Path) -> None:
+    engine = engine_module.create_engine(f"sqlite+aiosqlite:///{tmp_path / 'slow.db'}", timeout=0.2)
+    endless = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+        "SELECT count(*) FROM (SELECT i FROM n LIMIT 10000000000)"
+    )
+    try:
+        async with engine.connect() as conn:
+            with pytest.raises(OperationalError) as caught:
+                await asyncio.wait_for(conn.execute(endless), 30)
+            assert is_database_trouble(caught.value)
+            assert "interrupted" in str(caught.value.orig)
+            # The connection is usable again at once: the clock runs per statement.
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+    finally:
         await engine.dispose()

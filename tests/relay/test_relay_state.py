@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from keys.note import NoteSigner
 from relay.logstate import RECORD_NAME, StartupError, read_record
+from relay.migrations import migrate
 from tests.relay.api_support import Person, running_relay, snapshot
 from tests.relay.conftest import DbTarget, _asyncpg_dsn, _pg_admin, pg_url
 
@@ -110,18 +111,28 @@ async def test_a_removed_key_is_refused_not_replaced(
     assert not (data_dir(tmp_path) / "log-signing.key").exists()
 
 
+@pytest.mark.parametrize("how", ["removed", "empty"])
 async def test_a_removed_or_empty_database_next_to_a_used_key_is_refused(
-    log_db: DbTarget, tmp_path: Path, clock: Any
+    log_db: DbTarget, tmp_path: Path, clock: Any, how: str
 ) -> None:
     await grow_log(log_db, tmp_path, clock)
+    empty = log_db
     if log_db.backend == "sqlite":
-        # The database file is gone (the refused start must not make a new one).
+        # The database file is gone (the refused start must not make a new one), or another,
+        # empty (migrated) one is in its place.
         database = Path(log_db.url.split("///", 1)[1])
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
-        empty = log_db
+        if how == "empty":
+            await migrated(log_db)
+    elif how == "removed":
+        # The database dropped and created again: nothing in it, not even tables.
+        await _pg_admin(pg_url(), f'DROP SCHEMA "{log_db.schema}" CASCADE')
+        await _pg_admin(pg_url(), f'CREATE SCHEMA "{log_db.schema}"')
     else:
+        # --db pointing at another, empty (migrated) PostgreSQL database.
         empty = await empty_pg_target()
+        await migrated(empty)
     try:
         message = await refused(empty, tmp_path, clock)
         assert "holds no log" in message and "has signed checkpoints before" in message
@@ -129,6 +140,14 @@ async def test_a_removed_or_empty_database_next_to_a_used_key_is_refused(
     finally:
         if empty is not log_db:
             await _pg_admin(pg_url(), f'DROP SCHEMA "{empty.schema}" CASCADE')
+
+
+async def migrated(target: DbTarget) -> None:
+    engine = target.make_engine()
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
 
 
 async def test_a_key_that_did_not_sign_the_log_is_refused(
