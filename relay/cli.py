@@ -122,6 +122,8 @@ async def _serve(config: Any) -> int:
 def migrate(args: argparse.Namespace) -> int:
     """Apply every pending Alembic migration to the database, then stop."""
     from relay.config import ConfigError
+    from relay.db.engine import create_engine
+    from relay.logstate import StartupError, database_failure, migrate_or_explain
     from relay.migrations import current_revision
     from relay.migrations import migrate as run_migrations
 
@@ -133,13 +135,22 @@ def migrate(args: argparse.Namespace) -> int:
         config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     async def run() -> str | None:
-        await run_migrations(config.database_url)
-        return await current_revision(config.database_url)
+        engine = create_engine(config.database_url, timeout=config.database_timeout)
+        try:
+            before = await current_revision(engine)
+            await migrate_or_explain(engine, config.database_url, before, run_migrations)
+            return await current_revision(engine)
+        except StartupError:
+            raise
+        except Exception as exc:
+            raise database_failure(exc, config.database_url) from exc
+        finally:
+            await engine.dispose()
 
     try:
         revision = asyncio.run(run())
-    except Exception as exc:  # a database that cannot be reached is the operator's to fix
-        return _fail(f"migrating {config.database_url} failed: {exc}")
+    except StartupError as exc:
+        return _fail(str(exc))
     print(f"database is at revision {revision}")
     return 0
 

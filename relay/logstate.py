@@ -322,20 +322,9 @@ async def open_database(
 ) -> SignedRecord:
     """Migrate, check that key, database and record belong together, and on a first start
     write the new log's key; the record in force after that. Raises :class:`StartupError`."""
-    from relay.db.trouble import is_database_trouble
-
     # Decide before migrating: a refused start creates nothing (not even a SQLite file).
     state = await inspect_state(engine, url, key, key_path)
-    try:
-        await migrate(engine)
-    except Exception as exc:
-        if is_database_trouble(exc):
-            raise database_failure(exc, url) from exc
-        raise StartupError(
-            f"Migrating the database at {safe_url(url)} from revision "
-            f"{state.revision or '(none)'} to {state.head} failed ({_first_line(exc)}); nothing "
-            "of it was applied, so fix the cause and start again."
-        ) from exc
+    await migrate_or_explain(engine, url, state.revision, migrate)
     verifier_key = key.signer.verifier().key_string()
     if state.action == "create":
         establish(key, key_path)
@@ -344,6 +333,28 @@ async def open_database(
         latest = state.latest
         return SignedRecord(verifier_key, None if latest is None else latest.size)
     return state.record
+
+
+async def migrate_or_explain(
+    engine: AsyncEngine,
+    url: str,
+    before: str | None,
+    migrate: Callable[[AsyncEngine], Awaitable[None]],
+) -> None:
+    """Run ``migrate``; a failure becomes one sentence naming the database and the revisions."""
+    from relay.db.trouble import is_database_trouble
+    from relay.migrations import head_revision
+
+    try:
+        await migrate(engine)
+    except Exception as exc:
+        if is_database_trouble(exc):
+            raise database_failure(exc, url) from exc
+        raise StartupError(
+            f"Migrating the database at {safe_url(url)} from revision {before or '(none)'} to "
+            f"{head_revision()} failed ({_first_line(exc)}); nothing of it was applied, so "
+            "fix the cause and start again."
+        ) from exc
 
 
 async def inspect_state(
