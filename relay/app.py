@@ -46,7 +46,6 @@ from relay.witnessing import add_witnessing
 CONFIG = web.AppKey("closedset.config", RelayConfig)
 LOG_SIGNER = web.AppKey("closedset.log_signer", NoteSigner)
 LOG_KEY = web.AppKey("closedset.log_key", KeyOnDisk)
-RECORDER = web.AppKey("closedset.signed_size_recorder", SignedSizeRecorder)
 
 
 def create_app(
@@ -128,7 +127,9 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
             engine, config.database_url, app[LOG_KEY], config.log_key_path, migrate=migrate
         )
         recorder = SignedSizeRecorder(
-            record_path(config.log_key_path), signer.verifier().key_string(), record.size
+            record_path(config.log_key_path),
+            signer.verifier().key_string(),
+            None if record is None else record.size,
         )
         recorder.start()
         clock = app[CLOCK]

@@ -319,19 +319,16 @@ async def open_database(
     key_path: Path,
     *,
     migrate: Callable[[AsyncEngine], Awaitable[None]],
-) -> SignedRecord:
-    """Migrate, check that key, database and record belong together, and on a first start
-    write the new log's key; the record in force after that. Raises :class:`StartupError`."""
+) -> SignedRecord | None:
+    """Check that key, database and record belong together, migrate, and on a first start
+    write the new log's key; the record on disk after that (None for a log from before
+    records). Raises :class:`StartupError`."""
     # Decide before migrating: a refused start creates nothing (not even a SQLite file).
     state = await inspect_state(engine, url, key, key_path)
     await migrate_or_explain(engine, url, state.revision, migrate)
-    verifier_key = key.signer.verifier().key_string()
     if state.action == "create":
         establish(key, key_path)
-        return SignedRecord(verifier_key, None)
-    if state.record is None:
-        latest = state.latest
-        return SignedRecord(verifier_key, None if latest is None else latest.size)
+        return SignedRecord(key.signer.verifier().key_string(), None)
     return state.record
 
 

@@ -192,9 +192,10 @@ async def test_a_log_from_before_the_record_gets_one(
 ) -> None:
     size = await grow_log(log_db, tmp_path, clock)
     (data_dir(tmp_path) / RECORD_NAME).unlink()
-    assert await grow_log(log_db, tmp_path, clock, people=1) > size
+    async with running_relay(log_db, tmp_path, clock):
+        pass  # started and stopped: nothing new signed
     record = read_record(data_dir(tmp_path) / RECORD_NAME)
-    assert record is not None and record.size is not None and record.size > size
+    assert record is not None and record.size == size
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
