@@ -147,10 +147,15 @@ def decide(
     if latest is None:
         if record is not None and record.size is None:
             return "serve"  # created by `relay init` (or a first start) and not used yet
+        signed = (
+            "has signed checkpoints before"
+            if record is not None
+            else "exists with no record that it never signed"
+        )
         raise StartupError(
-            f"{where[0].upper()}{where[1:]} holds no log, but the log key {key_path} has signed "
-            "checkpoints before; restore the database from the backup taken with this key "
-            "(starting over would fork the log), or see docs/operating.md to start a new log."
+            f"{where[0].upper()}{where[1:]} holds no log, but the log key {key_path} {signed}; "
+            "restore the database from the backup taken with this key (starting over would "
+            "fork the log), or see docs/operating.md to start a new log."
         )
     try:
         open_checkpoint(latest.note, verifier)

@@ -23,8 +23,17 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from keys.checkpoint import Checkpoint, sign_checkpoint
 from keys.note import NoteSigner
-from relay.logstate import RECORD_NAME, StartupError, read_record
+from relay.log.store import StoredCheckpoint
+from relay.logstate import (
+    RECORD_NAME,
+    KeyOnDisk,
+    SignedRecord,
+    StartupError,
+    decide,
+    read_record,
+)
 from relay.migrations import migrate
 from tests.relay.api_support import Person, running_relay, snapshot
 from tests.relay.conftest import DbTarget, _asyncpg_dsn, _pg_admin, pg_url
@@ -321,3 +330,54 @@ def test_a_migration_that_cannot_apply_is_one_sentence_naming_it(tmp_path: Path)
     message = one_sentence(serve_once(tmp_path))
     assert "Migrating the database at sqlite+aiosqlite:///" in message
     assert "from revision (none) to" in message and "log_entries already exists" in message
+
+
+# --- the decision itself, case by case (pure: no database) ------------------------------------
+
+
+def _checkpoint(signer: NoteSigner, size: int) -> StoredCheckpoint:
+    root = bytes(32)
+    return StoredCheckpoint(
+        size, root, sign_checkpoint(Checkpoint(signer.name, size, root), signer)
+    )
+
+
+@pytest.mark.parametrize(
+    ("key_existed", "record", "latest", "outcome"),
+    [
+        (False, None, None, "create"),  # a first start
+        (False, None, 5, "key is missing"),
+        (False, "none", None, "shows this machine signed"),  # the key alone was lost
+        (True, "none", None, "serve"),  # made by init, not used yet
+        (True, None, None, "no record that it never signed"),
+        (True, 0, None, "has signed checkpoints before"),
+        (True, None, 5, "serve"),  # a log from before the record
+        (True, 5, 5, "serve"),
+        (True, 3, 5, "serve"),  # the record lags (a crash before it was written)
+        (True, 7, 5, "ends at size 5"),  # an older copy of the database
+        (True, "other", 5, "belongs to another log key"),
+        (True, None, "foreign", "was not signed by the log key"),
+    ],
+)
+def test_decide(key_existed: bool, record: Any, latest: Any, outcome: str) -> None:
+    signer = NoteSigner.generate("relay.example/log")
+    other = NoteSigner.generate("relay.example/log")
+    key = KeyOnDisk(signer, key_existed)
+    mine = signer.verifier().key_string()
+    records = {
+        None: None,
+        "none": SignedRecord(mine, None),
+        "other": SignedRecord(other.verifier().key_string(), 5),
+    }
+    stored = records[record] if record in records else SignedRecord(mine, record)
+    if latest == "foreign":
+        checkpoint = _checkpoint(other, 5)
+    else:
+        checkpoint = None if latest is None else _checkpoint(signer, latest)
+    url = "postgresql+asyncpg://relay:pw@db/closedset"
+    if outcome in ("create", "serve"):
+        assert decide(key, Path("/d/log-signing.key"), stored, checkpoint, url) == outcome
+    else:
+        with pytest.raises(StartupError) as caught:
+            decide(key, Path("/d/log-signing.key"), stored, checkpoint, url)
+        assert outcome in str(caught.value) and "pw" not in str(caught.value)
