@@ -10,8 +10,8 @@ it signed (``log-signed-size``). Before the relay serves, :func:`decide` compare
   that says what to restore;
 - the record is a per-machine, best-effort second check: it catches a database restored from
   an older copy (it ends below a size this machine signed) and an empty database next to a
-  key that signed before. It is written after each round commits (coalesced, off the event
-  loop), so a crash can leave it behind the database, never ahead of it.
+  key that signed before. It is written after rounds commit (off the event loop, at most once a
+  second, and on shutdown), so a crash can leave it behind the database, never ahead of it.
 
 A new log is created only on purpose: ``closedset relay init``, or the first start on a data
 directory holding no key and no record, with an empty database.
@@ -20,6 +20,7 @@ directory holding no key and no record, with an empty database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -198,12 +199,17 @@ class SignedSizeRecorder:
     """Keeps ``log-signed-size`` at the largest size committed, best effort and coalesced.
 
     :meth:`note` is called after each commit (cheap: it only wakes the writer); the writer
-    rewrites the file (write, fsync, rename) off the event loop whenever the size grew. A
-    failure is logged once per kind and never stops the log.
+    rewrites the file (write, fsync, rename) off the event loop whenever the size grew, at most
+    once per ``min_interval`` seconds (and at once on :meth:`close`). A failure is logged once
+    per kind and never stops the log.
     """
 
-    def __init__(self, path: Path, verifier_key: str, size: int | None) -> None:
+    def __init__(
+        self, path: Path, verifier_key: str, size: int | None, min_interval: float = 1.0
+    ) -> None:
         self.path = path
+        self.min_interval = min_interval
+        self._closed = asyncio.Event()
         self.verifier_key = verifier_key
         self._written = size
         self._wanted = size
@@ -222,6 +228,7 @@ class SignedSizeRecorder:
 
     async def close(self) -> None:
         self._closing = True
+        self._closed.set()
         self._wakeup.set()
         if self._task is not None:
             await self._task
@@ -259,6 +266,9 @@ class SignedSizeRecorder:
             if self._closing:
                 return
             await self._wakeup.wait()
+            # At most one write (and fsync) per interval under load; close writes at once.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), self.min_interval)
 
 
 # --- the start-up sequence: migrate, read the log, decide ------------------------------------
