@@ -185,7 +185,10 @@ async def _init(config: Any) -> str:
     )
     from relay.migrations import migrate as run_migrations
 
-    if config.log_key_path.exists() or read_record(record_path(config.log_key_path)):
+    record = read_record(record_path(config.log_key_path))
+    # A record saying nothing was signed, and no key: an init or first start that stopped.
+    unfinished = record is not None and record.size is None
+    if config.log_key_path.exists() or (record is not None and not unfinished):
         raise StartupError(
             f"{config.data_dir} already holds a log key or its record; `closedset relay init` "
             "creates a new log only where there is none (use another --data-dir)."
@@ -196,7 +199,7 @@ async def _init(config: Any) -> str:
     engine = create_engine(config.database_url, timeout=config.database_timeout)
     try:
         state = await inspect_state(engine, config.database_url, key, config.log_key_path)
-        if state.action != "create":  # decide() raised already if the database holds a log
+        if state.action == "serve":  # decide() raised already if the database holds a log
             raise StartupError("The data directory already holds a log.")
         await run_migrations(engine)
         state = await inspect_state(engine, config.database_url, key, config.log_key_path)
@@ -205,7 +208,9 @@ async def _init(config: Any) -> str:
                 f"The database at {safe_url(config.database_url)} already holds a log; "
                 "`closedset relay init` needs an empty one."
             )
-        establish(KeyOnDisk(key.signer, existed=False), config.log_key_path)
+        establish(
+            KeyOnDisk(key.signer, existed=False), config.log_key_path, replace_record=unfinished
+        )
     finally:
         await engine.dispose()
     return key.signer.verifier().key_string()
@@ -240,7 +245,7 @@ async def _check(config: Any) -> list[str]:
     lines = [f"database: {safe_url(config.database_url)} at revision {state.revision or '(none)'}"]
     if state.revision != state.head:
         lines.append(f"migrations: serve will upgrade the database to {state.head}")
-    if state.action == "create":
+    if state.action != "serve":
         lines.append(
             f"log: none yet; serve would create a new log {config.log_origin} in "
             f"{config.data_dir} (or run `closedset relay init`)"

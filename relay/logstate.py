@@ -132,6 +132,8 @@ def decide(
                 f"{latest.size}; restore log-signing.key from the backup taken with this "
                 "database (a new key would fork the log)."
             )
+        if record is not None and record.size is None:
+            return "create again"  # a first start stopped between the record and the key
         if record is not None:
             raise StartupError(
                 f"The log key {key_path} is missing, but {record_path(key_path)} shows this "
@@ -174,25 +176,35 @@ def decide(
     return "serve"
 
 
-def establish(key: KeyOnDisk, key_path: Path) -> None:
-    """Write a new log's key and its "nothing signed yet" record (after :func:`decide`)."""
+def establish(key: KeyOnDisk, key_path: Path, *, replace_record: bool = False) -> None:
+    """Write a new log's "nothing signed yet" record, then its key (after :func:`decide`).
+
+    In that order, so that a crash in between leaves a record saying that nothing was signed
+    and no key: the next first start may begin again (``replace_record``). Both are written
+    exclusively otherwise: of two relays starting at once on one directory, one makes the log.
+    """
     rec_path = record_path(key_path)
+    others = (
+        "Another process is creating the log in this data directory at the same moment; start "
+        "this relay again."
+    )
+    record = SignedRecord(key.signer.verifier().key_string(), None)
+    size = NOTHING_SIGNED
     try:
-        # exclusive: two relays starting at once on one directory must not each write a key.
+        data = f"{_RECORD_MAGIC}\n{record.verifier_key}\n{size}\n".encode("ascii")
+        write_private_file(rec_path, data, exclusive=not replace_record)
+    except KeysError as exc:
+        if rec_path.exists() and not replace_record:
+            raise StartupError(others) from exc
+        raise StartupError(f"The signed-size record {rec_path} cannot be written: {exc}") from exc
+    try:
         write_private_file(
             key_path, (key.signer.key_string() + "\n").encode("ascii"), exclusive=True
         )
     except KeysError as exc:
         if key_path.exists():
-            raise StartupError(
-                f"Another process created the log key {key_path} at the same moment; start "
-                "this relay again."
-            ) from exc
+            raise StartupError(others) from exc
         raise StartupError(f"The log key {key_path} cannot be written: {exc}") from exc
-    try:
-        write_record(rec_path, SignedRecord(key.signer.verifier().key_string(), None))
-    except KeysError as exc:
-        raise StartupError(f"The signed-size record {rec_path} cannot be written: {exc}") from exc
 
 
 class SignedSizeRecorder:
@@ -341,8 +353,8 @@ async def open_database(
     # Decide before migrating: a refused start creates nothing (not even a SQLite file).
     state = await inspect_state(engine, url, key, key_path)
     await migrate_or_explain(engine, url, state.revision, migrate)
-    if state.action == "create":
-        establish(key, key_path)
+    if state.action in ("create", "create again"):
+        establish(key, key_path, replace_record=state.action == "create again")
         return SignedRecord(key.signer.verifier().key_string(), None)
     return state.record
 

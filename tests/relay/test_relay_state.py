@@ -347,7 +347,8 @@ def _checkpoint(signer: NoteSigner, size: int) -> StoredCheckpoint:
     [
         (False, None, None, "create"),  # a first start
         (False, None, 5, "key is missing"),
-        (False, "none", None, "shows this machine signed"),  # the key alone was lost
+        (False, "none", None, "create again"),  # a first start stopped before its key
+        (False, 0, None, "shows this machine signed"),  # the key alone was lost
         (True, "none", None, "serve"),  # made by init, not used yet
         (True, None, None, "no record that it never signed"),
         (True, 0, None, "has signed checkpoints before"),
@@ -375,9 +376,33 @@ def test_decide(key_existed: bool, record: Any, latest: Any, outcome: str) -> No
     else:
         checkpoint = None if latest is None else _checkpoint(signer, latest)
     url = "postgresql+asyncpg://relay:pw@db/closedset"
-    if outcome in ("create", "serve"):
+    if outcome in ("create", "create again", "serve"):
         assert decide(key, Path("/d/log-signing.key"), stored, checkpoint, url) == outcome
     else:
         with pytest.raises(StartupError) as caught:
             decide(key, Path("/d/log-signing.key"), stored, checkpoint, url)
         assert outcome in str(caught.value) and "pw" not in str(caught.value)
+
+
+async def test_a_first_start_stopped_between_record_and_key_starts_again(
+    log_db: DbTarget, tmp_path: Path, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import relay.logstate as logstate
+
+    real = logstate.write_private_file
+    calls = []
+
+    def crash_at_the_key(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+        calls.append(path.name)
+        if path.name == "log-signing.key":
+            raise KeyboardInterrupt  # the process stops here
+        real(path, data, exclusive=exclusive)
+
+    monkeypatch.setattr(logstate, "write_private_file", crash_at_the_key)
+    with pytest.raises(KeyboardInterrupt):
+        async with running_relay(log_db, tmp_path, clock):
+            pass
+    monkeypatch.setattr(logstate, "write_private_file", real)
+    assert calls == [RECORD_NAME, "log-signing.key"]
+    assert not (data_dir(tmp_path) / "log-signing.key").exists()
+    assert await grow_log(log_db, tmp_path, clock) > 0
