@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -151,41 +153,85 @@ def test_a_migration_stopped_after_any_ddl_statement_is_redone_by_the_next_start
         db.drop()
 
 
+STARTER = """
+import asyncio, sys
+from relay.db import create_engine
+from relay.migrations import migrate
+
+async def main(url, schema):
+    options = {}
+    if schema != "-":
+        options = {"connect_args": {"server_settings": {"search_path": schema}}}
+    engine = create_engine(url, **options)
+    async with engine.connect():
+        pass  # connected: ready to migrate
+    print("ready", flush=True)
+    sys.stdin.readline()  # all at once, when the test says go
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    print("migrated", flush=True)
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+def _start_at_once(url: str, schema: str | None, count: int = 4) -> list[tuple[int, str]]:
+    """``count`` processes migrate one database at the same moment; their exit codes and
+    standard error."""
+    root = Path(__file__).resolve().parents[2]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", STARTER, url, schema or "-"],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            assert process.stdout.readline() == "ready\n"
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        return [(p.wait(timeout=60), p.communicate()[1]) for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+
+
 @pytest.mark.postgres
 def test_relays_starting_at_once_on_postgresql_migrate_one_after_the_other() -> None:
     url = pg_url()
     _reach_pg_or_fail(url)
     schema = f"cs_mig_{uuid.uuid4().hex[:16]}"
     asyncio.run(_pg_admin(url, f'CREATE SCHEMA "{schema}"'))
-    options = {"connect_args": {"server_settings": {"search_path": schema}}}
+    try:
+        results = _start_at_once(url, schema)
+        assert [code for code, _ in results] == [0] * len(results), results
+        options = {"connect_args": {"server_settings": {"search_path": schema}}}
 
-    async def run() -> tuple[list[Any], str | None]:
-        engines = [create_engine(url, **options) for _ in range(6)]
-        try:
-            results = await asyncio.gather(*(migrate(e) for e in engines), return_exceptions=True)
-            return results, await current_revision(engines[0])
-        finally:
-            for engine in engines:
+        async def revision() -> str | None:
+            engine = create_engine(url, **options)
+            try:
+                return await current_revision(engine)
+            finally:
                 await engine.dispose()
 
-    try:
-        results, revision = asyncio.run(run())
-        assert [r for r in results if r is not None] == []
-        assert revision == head_revision()
+        assert asyncio.run(revision()) == head_revision()
     finally:
         asyncio.run(_pg_admin(url, f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def test_relays_starting_at_once_on_sqlite_migrate_one_after_the_other(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}"
-
-    async def run() -> list[Any]:
-        engines = [create_engine(url) for _ in range(6)]
-        try:
-            return await asyncio.gather(*(migrate(e) for e in engines), return_exceptions=True)
-        finally:
-            for engine in engines:
-                await engine.dispose()
-
-    assert [r for r in asyncio.run(run()) if r is not None] == []
+    results = _start_at_once(url, None)
+    assert [code for code, _ in results] == [0] * len(results), results
     assert asyncio.run(current_revision(url)) == head_revision()
