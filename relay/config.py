@@ -190,10 +190,10 @@ def load_config(
         raise ConfigError(f"The key 'log_origin' ({log_origin!r}) is not a valid log name.")
     if "database_timeout" in settings:
         config = replace(
-            config, database_timeout=_seconds(settings["database_timeout"], "database_timeout")
+            config, database_timeout=_top_seconds(settings["database_timeout"], "database_timeout")
         )
     if "checkpoint_interval" in settings:
-        interval = _seconds(settings["checkpoint_interval"], "checkpoint_interval")
+        interval = _top_seconds(settings["checkpoint_interval"], "checkpoint_interval")
         config = replace(config, checkpoint_interval=interval)
     return replace(
         config,
@@ -296,13 +296,12 @@ def _positive_int(value: Any, key: str) -> int:
     return value
 
 
-def _seconds(value: Any, key: str) -> float:
-    if isinstance(value, str):  # from the environment
+def _top_seconds(value: Any, key: str) -> float:
+    """Seconds for a top-level key, which may come from the environment as text."""
+    if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 86400:
-        raise ConfigError(f"The key {key!r} must be a number of seconds above 0.")
-    return float(value)
+    return _seconds(value, key)
 
 
 def _text(value: Any, key: str) -> str:
