@@ -233,15 +233,22 @@ def check(args: argparse.Namespace) -> int:
 
 
 async def _check(config: Any) -> list[str]:
+    from sqlalchemy.engine import make_url
+
     from relay.db.engine import create_engine
     from relay.logstate import inspect_state, load_key, safe_url
 
     key = load_key(config.log_key_path, config.log_origin)
-    engine = create_engine(config.database_url, timeout=config.database_timeout)
-    try:
-        state = await inspect_state(engine, config.database_url, key, config.log_key_path)
-    finally:
-        await engine.dispose()
+    url = make_url(config.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        # No database file: nothing to open (opening one would create it).
+        state = await inspect_state(None, config.database_url, key, config.log_key_path)
+    else:
+        engine = create_engine(config.database_url, timeout=config.database_timeout)
+        try:
+            state = await inspect_state(engine, config.database_url, key, config.log_key_path)
+        finally:
+            await engine.dispose()
     lines = [f"database: {safe_url(config.database_url)} at revision {state.revision or '(none)'}"]
     if state.revision != state.head:
         lines.append(f"migrations: serve will upgrade the database to {state.head}")

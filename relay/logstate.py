@@ -350,7 +350,7 @@ async def open_database(
     """Check that key, database and record belong together, migrate, and on a first start
     write the new log's key; the record on disk after that (None for a log from before
     records). Raises :class:`StartupError`."""
-    # Decide before migrating: a refused start creates nothing (not even a SQLite file).
+    # Decide before migrating: a refused start changes nothing (no table, no row, no key).
     state = await inspect_state(engine, url, key, key_path)
     await migrate_or_explain(engine, url, state.revision, migrate)
     if state.action in ("create", "create again"):
@@ -382,18 +382,15 @@ async def migrate_or_explain(
 
 
 async def inspect_state(
-    engine: AsyncEngine, url: str, key: KeyOnDisk, key_path: Path
+    engine: AsyncEngine | None, url: str, key: KeyOnDisk, key_path: Path
 ) -> DatabaseState:
-    """Every start-up check, changing nothing (no migration, no key written, and no SQLite
-    file created where there is none)."""
+    """Every start-up check, changing nothing (no migration, no key written). ``engine`` is
+    None for a SQLite file that does not exist (``closedset relay check`` opens none, since the
+    engine factory would create the file)."""
     from relay.migrations import head_revision
 
-    database = engine.url.database
-    if engine.dialect.name == "sqlite" and database and not Path(database).exists():
-        revision = None
-    else:
-        revision = await _revision(engine, url)
-    latest = None if revision is None else await _read_log(engine, url)
+    revision = None if engine is None else await _revision(engine, url)
+    latest = None if engine is None or revision is None else await _read_log(engine, url)
     record = read_record(record_path(key_path))
     action = decide(key, key_path, record, latest, url)
     return DatabaseState(action, revision, head_revision(), latest, record)

@@ -57,8 +57,18 @@ async def grow_log(target: DbTarget, tmp_path: Path, clock: Any, people: int = 2
 async def stored(target: DbTarget) -> object:
     """The rows of every table, or what stands for "no database" on each backend."""
     if target.backend == "sqlite":
-        if not Path(target.url.split("///", 1)[1]).exists():
-            return "no database file"
+        path = Path(target.url.split("///", 1)[1])
+        if not path.exists():
+            return "no database"
+        # The engine factory makes a 0600 file before SQLite opens it, and a refused start
+        # may have opened it: a file with no table in it is still no database.
+        conn = sqlite3.connect(path)
+        try:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        finally:
+            conn.close()
+        if tables == 0:
+            return "no database"
     else:
         conn = await asyncpg.connect(_asyncpg_dsn(target.url))
         try:
@@ -127,8 +137,9 @@ async def test_a_removed_or_empty_database_next_to_a_used_key_is_refused(
     await grow_log(log_db, tmp_path, clock)
     empty = log_db
     if log_db.backend == "sqlite":
-        # The database file is gone (the refused start must not make a new one), or another,
-        # empty (migrated) one is in its place.
+        # The database file is gone (the refused start makes at most an empty file, which the
+        # engine factory creates 0600 before SQLite opens it), or another, empty (migrated) one
+        # is in its place.
         database = Path(log_db.url.split("///", 1)[1])
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
