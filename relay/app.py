@@ -1,9 +1,12 @@
 """The relay's aiohttp application, built by :func:`create_app` from a :class:`RelayConfig`.
 
-Startup: log key (created on first start), engine, Alembic migrations, sequencer. Cleanup:
-the sequencer finishes the round in flight, streams are ended, the engine is disposed.
-Middlewares, outermost first: problem+json, per-address rate and body size, signatures,
-per-identity rate.
+Startup: engine, Alembic migrations, the start-up checks that keep the log from forking
+(``relay.logstate``: key, database and signed-size record must belong together; a new log's key
+is written only on a first start), sequencer. A failure at startup is a
+:class:`relay.logstate.StartupError`: one sentence naming the database (without its password),
+the key file or the migration. Cleanup: the sequencer finishes the round in flight, streams are
+ended, the engine is disposed. Middlewares, outermost first: problem+json, database trouble
+(503), per-address rate and body size, signatures, per-identity rate.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ from relay.http.errors import problem_middleware
 from relay.http.limits import address_limit_middleware, identity_limit_middleware
 from relay.http.openapi import openapi_document
 from relay.http.replay import ReplayGuard
-from relay.keyfile import load_or_create_log_key
+from relay.http.trouble import RETRY_AFTER_SECONDS, database_trouble_middleware
 from relay.log.entry import RecordType
 from relay.log.http import LOG_STORE, add_log_routes
 from relay.log.sequencer import Sequencer
 from relay.log.store import LogStore
+from relay.logstate import KeyOnDisk, SignedSizeRecorder, load_key, open_database, record_path
 from relay.mail.runtime import mail_context
 from relay.migrations import migrate
 from relay.pubsub import Hub
@@ -42,6 +46,7 @@ from relay.witnessing import add_witnessing
 
 CONFIG = web.AppKey("closedset.config", RelayConfig)
 LOG_SIGNER = web.AppKey("closedset.log_signer", NoteSigner)
+LOG_KEY = web.AppKey("closedset.log_key", KeyOnDisk)
 
 
 def create_app(
@@ -63,6 +68,7 @@ def create_app(
         handler_args={"keepalive_timeout": limits.keepalive_timeout},
         middlewares=[
             problem_middleware,
+            database_trouble_middleware,
             address_limit_middleware(
                 limits.per_address, limits.max_body_bytes, clock, limits.body_timeout
             ),
@@ -75,10 +81,15 @@ def create_app(
     app[CONFIG] = config
     app[CLOCK] = clock
     app[stream.STREAMS] = stream.OpenStreams(limits)
-    signer = load_or_create_log_key(config.log_key_path, config.log_origin)[0]
+    # A missing key is only generated here: startup decides whether it may be written.
+    key = load_key(config.log_key_path, config.log_origin)
+    app[LOG_KEY] = key
+    signer = key.signer
     app[LOG_SIGNER] = signer
     # The engine connects lazily: nothing touches the database before startup.
-    app[LOG_STORE] = LogStore(engine or create_engine(config.database_url))
+    app[LOG_STORE] = LogStore(
+        engine or create_engine(config.database_url, timeout=config.database_timeout)
+    )
     add_log_routes(app, app[LOG_STORE], signer.verifier().key_string())
     _mark_log_routes_public(app)
     app.cleanup_ctx.append(_storage)
@@ -109,15 +120,30 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     # The sequencer's rounds get a connection of their own: they never wait behind requests.
     # (On SQLite the sequencer commits its rounds on a thread of its own: relay.log.sqlite_rounds.)
     rounds_engine = sequencer_engine(engine) if engine.dialect.name == "postgresql" else None
+    recorder: SignedSizeRecorder | None = None
     try:
-        await migrate(engine)
+        if engine.dialect.name == "sqlite":
+            # A first start: the directory that will hold the database (and the key).
+            config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        record = await open_database(
+            engine, config.database_url, app[LOG_KEY], config.log_key_path, migrate=migrate
+        )
+        recorder = SignedSizeRecorder(
+            record_path(config.log_key_path),
+            signer.verifier().key_string(),
+            None if record is None else record.size,
+        )
+        recorder.start()
         clock = app[CLOCK]
         sequencer = await Sequencer.start(
             store,
             signer,
             clock=lambda: int(clock() * 1000),
             sessions=None if rounds_engine is None else session_factory(rounds_engine),
+            heartbeat=config.checkpoint_interval,
+            on_commit=recorder.note,
         )
+        recorder.note(sequencer.tree_size)
         # Envelope rows are checked and written once per round, inside its transaction.
         sequencer.add_round_writer(RecordType.ENVELOPE, envelope_service.write_round)
         sessions = session_factory(engine)
@@ -136,6 +162,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         finally:
             await sequencer.close()
     finally:
+        if recorder is not None:
+            await recorder.close()
         if rounds_engine is not None:
             await rounds_engine.dispose()
         await engine.dispose()
@@ -158,10 +186,23 @@ async def _end_streams(app: web.Application) -> None:
 
 @public
 async def get_health(request: web.Request) -> web.Response:
+    """200 only while the database answers and the sequencer is writing checkpoints."""
     backend = request.app[BACKEND]
+    database = await backend.store.database_trouble(request.app[CONFIG].database_timeout)
+    sequencer = backend.sequencer.health()
+    healthy = database is None and sequencer is None
+    headers = {"Cache-Control": "no-store"}
+    if not healthy:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return web.json_response(
-        {"status": "ok", "tree_size": backend.sequencer.tree_size},
-        headers={"Cache-Control": "no-store"},
+        {
+            "status": "ok" if healthy else "failing",
+            "tree_size": backend.sequencer.tree_size,
+            "database": database or "ok",
+            "sequencer": sequencer or "ok",
+        },
+        status=200 if healthy else 503,
+        headers=headers,
     )
 
 

@@ -7,6 +7,7 @@ Every key, its default and its environment variable are listed in docs/api.md, "
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -89,6 +90,11 @@ class RelayConfig:
     limits: Limits = field(default_factory=Limits)
     mail: MailConfig = field(default_factory=lambda: _mail_config(None, {}))
     """The ``[mail]`` table: thread addresses, STARTTLS, smarthost (docs/email.md)."""
+    database_timeout: float = 10.0
+    """Seconds a database connection, statement or lock wait may take before it fails (503)."""
+    checkpoint_interval: float = 10.0
+    """Seconds between checkpoints the sequencer signs and writes even when idle; /healthz
+    fails when none succeeded within twice this."""
     witnesses: tuple[WitnessEndpoint, ...] = ()
     """The ``[[witnesses]]`` tables: tlog-witnesses that cosign checkpoints (docs/witness.md)."""
 
@@ -105,8 +111,21 @@ ENVIRONMENT: dict[str, str] = {
     "CLOSEDSET_DB": "database_url",
     "CLOSEDSET_PUBLIC_URL": "public_url",
     "CLOSEDSET_LOG_ORIGIN": "log_origin",
+    "CLOSEDSET_DB_TIMEOUT": "database_timeout",
+    "CLOSEDSET_CHECKPOINT_INTERVAL": "checkpoint_interval",
 }
-_TOP_KEYS = frozenset({"data_dir", "http", "smtp", "database_url", "public_url", "log_origin"})
+_TOP_KEYS = frozenset(
+    {
+        "data_dir",
+        "http",
+        "smtp",
+        "database_url",
+        "public_url",
+        "log_origin",
+        "database_timeout",
+        "checkpoint_interval",
+    }
+)
 _RATE_KEYS = frozenset({"rate", "burst"})
 
 
@@ -169,6 +188,13 @@ def load_config(
         log_origin = f"{host}{parts.path}/log"
     if not is_valid_key_name(log_origin):
         raise ConfigError(f"The key 'log_origin' ({log_origin!r}) is not a valid log name.")
+    if "database_timeout" in settings:
+        config = replace(
+            config, database_timeout=_top_seconds(settings["database_timeout"], "database_timeout")
+        )
+    if "checkpoint_interval" in settings:
+        interval = _top_seconds(settings["checkpoint_interval"], "checkpoint_interval")
+        config = replace(config, checkpoint_interval=interval)
     return replace(
         config,
         database_url=database_url,
@@ -268,6 +294,14 @@ def _positive_int(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"The key {key!r} must be a whole number of at least 1.")
     return value
+
+
+def _top_seconds(value: Any, key: str) -> float:
+    """Seconds for a top-level key, which may come from the environment as text."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    return _seconds(value, key)
 
 
 def _text(value: Any, key: str) -> str:

@@ -28,6 +28,7 @@ from keys.cosignature import CosignatureVerifier
 from keys.errors import KeysError
 from keys.note import MAX_SIGNATURES, NoteSignature, NoteVerifier, std_b64encode
 from relay.db.base import Base
+from relay.db.trouble import describe_failure
 from relay.log.http import LOG_CHECKPOINT_VIEW, LOG_STORE, LOG_VERIFIER_KEY
 from relay.log.store import LogStore, StoredCheckpoint
 
@@ -215,8 +216,12 @@ class Witnessing:
             self._wakeup.clear()
             try:
                 await self.run_once()
-            except Exception:  # the task must outlive a database hiccup
-                _log.exception("Witnessing pass failed; retrying at the next poll")
+            except Exception as exc:  # the task must outlive a database hiccup
+                _log.error(
+                    "Witnessing pass failed (%s); retrying at the next poll",
+                    describe_failure(exc),
+                )
+                _log.debug("Witnessing pass failure", exc_info=exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
 

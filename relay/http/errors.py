@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from keys.errors import KeysError
+from relay.db.trouble import describe_failure
 from relay.errors import (
     ConflictError,
     InvalidRequestError,
@@ -72,6 +73,18 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
         return problem(exc.status, _HTTP_DETAIL.get(exc.status, exc.reason), headers=headers)
-    except Exception:
-        _log.exception("Unhandled error answering %s %s", request.method, request.path)
+    except Exception as exc:
+        # One line (the route, not the path: paths carry ids); the traceback at debug level.
+        _log.error(
+            "Unhandled error answering %s %s: %s",
+            request.method,
+            _route(request),
+            describe_failure(exc),
+        )
+        _log.debug("Unhandled error", exc_info=exc)
         return problem(500, "The relay failed to answer this request; try again later.")
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "?"

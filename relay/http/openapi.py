@@ -46,17 +46,18 @@ def _op(
 ) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": summary, "responses": dict(responses)}
     # Every route may be refused for the caller's rate (429); every body may be too large (413)
-    # or too slow (408); a signed route needs its signature (401, before anything else).
+    # or too slow (408); a signed route needs its signature (401, before anything else); any
+    # may find the database unavailable just now (503 with Retry-After).
     if signed:
         operation["security"] = SIGNED
-        errors = (401, 429, *errors)
+        errors = (401, 429, 503, *errors)
     else:
         operation["security"] = []
-        errors = (429, *errors)
+        errors = (429, 503, *errors)
     if body is not None:
         errors = (400, 408, 413, *errors)
     for status in sorted(set(errors)):
-        operation["responses"][str(status)] = PROBLEM
+        operation["responses"].setdefault(str(status), PROBLEM)
     if body is not None:
         operation["requestBody"] = {"required": True, **_json(body)}
     if body is None and signed:
@@ -161,6 +162,19 @@ TILE_PATH = {
 }
 
 
+def _health(status: str, part: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["status", "tree_size", "database", "sequencer"],
+        "properties": {
+            "status": {"const": status},
+            "tree_size": COUNT,
+            "database": part,
+            "sequencer": part,
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     receipts = {"type": "object", "properties": {"receipts": {"type": "array", "items": RECEIPT}}}
     member = {
@@ -236,16 +250,13 @@ def _paths() -> dict[str, Any]:
     return {
         "/healthz": {
             "get": _op(
-                "Liveness and the log's size",
+                "Health: the database answers and the sequencer writes checkpoints",
                 {
-                    "200": _ok(
-                        "alive",
-                        {
-                            "type": "object",
-                            "required": ["status", "tree_size"],
-                            "properties": {"status": {"const": "ok"}, "tree_size": COUNT},
-                        },
-                    )
+                    "200": _ok("healthy", _health("ok", {"const": "ok"})),
+                    "503": _ok(
+                        "the database or the sequencer is failing (which: their members)",
+                        _health("failing", {"type": "string"}),
+                    ),
                 },
                 signed=False,
             )

@@ -13,7 +13,8 @@ can check and write them in a constant number of statements per round (the hot p
 
 Failure rules:
 
-- a caller's ``extra`` (or a record-type hook run for it, :meth:`Sequencer.add_hook`) raises,
+- a caller's ``extra`` (or a record-type hook run for it, :meth:`Sequencer.add_hook`) raises
+  (anything but database trouble, ``relay.db.trouble``, which fails the round as below),
   or a round writer raises :class:`Withdraw` naming some of its items: the round is rolled
   back, those submitters alone get their exceptions, and the round is retried at once without
   them (their entries never existed). Withdrawn submitters are answered once the retried round
@@ -22,6 +23,11 @@ Failure rules:
 - anything else fails (the database, the commit): every submitter of the round gets the
   exception, nothing of the round is visible, and the frontier is reloaded from the database
   (if another process appended meanwhile, the round is retried once on top of its work).
+
+Liveness: with ``heartbeat`` (seconds), an idle sequencer signs its latest checkpoint again and
+writes it (the same bytes: Ed25519 is deterministic and the body has no time) at least that
+often, as Sunlight does, so that a database that no longer takes writes, or a key that no
+longer signs, shows in :meth:`Sequencer.health` even when nobody submits.
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,6 +47,7 @@ from keys.merkle import hash_leaf
 from keys.note import NoteSigner
 from keys.tlogproof import TlogProof
 from relay.db.engine import session_factory
+from relay.db.trouble import describe_failure, is_database_trouble
 from relay.log.entry import RecordType, entry_for
 from relay.log.sqlite_rounds import SqliteRounds
 from relay.log.store import LogStore, StoredCheckpoint
@@ -162,6 +170,9 @@ class Sequencer:
         max_round: int = DEFAULT_MAX_ROUND,
         clock: Callable[[], int] = _now_ms,
         sessions: async_sessionmaker[AsyncSession] | None = None,
+        heartbeat: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        on_commit: Callable[[int], None] | None = None,
     ) -> None:
         if max_round < 1:
             raise ValueError("A round must hold at least one submission.")
@@ -181,6 +192,11 @@ class Sequencer:
         self._task: asyncio.Task[None] | None = None
         self._hooks: dict[RecordType, list[RecordHook]] = {}
         self._writers: dict[RecordType, list[RoundWriter]] = {}
+        self.heartbeat = heartbeat
+        self._monotonic = monotonic
+        self._on_commit = on_commit
+        self._last_ok = monotonic()
+        self._last_error: str | None = None
 
     @classmethod
     async def start(cls, store: LogStore, signer: NoteSigner, **options: object) -> Sequencer:
@@ -201,6 +217,26 @@ class Sequencer:
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The checkpoint this process last committed or loaded."""
         return self._latest
+
+    def health(self) -> str | None:
+        """None while healthy; else why not: the last round or heartbeat failed, or (with a
+        heartbeat) none succeeded within twice its interval."""
+        if self._last_error is not None:
+            return f"the last log round failed ({self._last_error})"
+        if self.heartbeat is not None:
+            age = self._monotonic() - self._last_ok
+            if age > 2 * self.heartbeat:
+                return f"no checkpoint was written for {age:.0f} s"
+        return None
+
+    def _succeeded(self, size: int) -> None:
+        self._last_ok = self._monotonic()
+        self._last_error = None
+        if self._on_commit is not None:
+            self._on_commit(size)
+
+    def _failed(self, error: BaseException) -> None:
+        self._last_error = describe_failure(error)
 
     def add_hook(self, record_type: RecordType, hook: RecordHook) -> None:
         """Run ``hook`` inside the round's transaction for every later ``record_type`` entry."""
@@ -256,7 +292,13 @@ class Sequencer:
                 if self._closing:
                     return
                 self._wakeup.clear()
-                await self._wakeup.wait()
+                if self.heartbeat is None:
+                    await self._wakeup.wait()
+                    continue
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), self.heartbeat)
+                except TimeoutError:
+                    await self._beat()
                 continue
             # Let requests the event loop has already received reach submit() first (their
             # bytes are read, then their handlers run): under load a round takes them all,
@@ -274,7 +316,9 @@ class Sequencer:
             try:
                 await self._sequence(batch)
             except BaseException as exc:  # the loop must outlive any single round
-                _log.exception("Log round failed unexpectedly")
+                _log.error("Log round failed unexpectedly: %s", describe_failure(exc))
+                _log.debug("Log round failure", exc_info=exc)
+                self._failed(exc)
                 _fail(batch, exc)
                 if isinstance(exc, asyncio.CancelledError):
                     raise
@@ -306,12 +350,14 @@ class Sequencer:
                     raced_once = True
                     continue
                 if outcome != "committed":
+                    self._failed(exc)
                     _fail(batch, exc)
                     return
                 # Committed after all: _after_failure already reloaded the frontier.
             else:
                 self._frontier, self._latest = round_.frontier, round_.checkpoint
                 self.store.note_size(round_.checkpoint.size)
+            self._succeeded(self._frontier.size)
             _resolve(round_)
             return
 
@@ -327,11 +373,38 @@ class Sequencer:
         return _Round(batch, self._frontier, frontier, new_nodes, checkpoint)
 
     async def _write(self, round_: _Round) -> None:
+        await self._transaction(lambda session: self._write_body(session, round_))
+
+    async def _transaction(self, body: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
         if self._inline is not None:
-            await self._inline.run(lambda session: self._write_body(session, round_))
+            await self._inline.run(body)
             return
         async with self._sessions() as session, session.begin():
-            await self._write_body(session, round_)
+            await body(session)
+
+    async def _beat(self) -> None:
+        """The idle checkpoint: sign the latest tree again and write it (same bytes)."""
+        latest = self._latest
+        try:
+            if latest is None:
+                raise RuntimeError("the sequencer has no checkpoint")
+            body = Checkpoint(self.origin, latest.size, latest.root_hash)
+            note = sign_checkpoint(body, self.signer)
+            if note != latest.note:
+                raise RuntimeError("the log key signs the latest checkpoint differently")
+
+            async def write(session: AsyncSession) -> None:
+                if not await self.store.rewrite_checkpoint(session, latest):
+                    raise RuntimeError(f"the checkpoint of size {latest.size} is not stored")
+
+            await self._transaction(write)
+        except Exception as exc:
+            if self._last_error is None:
+                _log.error("Idle log checkpoint failed: %s", describe_failure(exc))
+                _log.debug("Idle log checkpoint failure", exc_info=exc)
+            self._failed(exc)
+            return
+        self._succeeded(latest.size)
 
     async def _write_body(self, session: AsyncSession, round_: _Round) -> None:
         first = round_.old_frontier.size
@@ -353,6 +426,8 @@ class Sequencer:
                     await hook(session, position, pending.logged)
                     await session.flush()
             except Exception as exc:
+                if is_database_trouble(exc):
+                    raise  # not this submission's fault: the round fails, for everyone in it
                 raise _WithdrawnError({pending: exc}) from exc
         await self._run_writers(session, round_)
         await self.store.insert_nodes(session, round_.new_nodes)
@@ -387,13 +462,14 @@ class Sequencer:
         try:
             await self._reload()
             stored = await self.store.checkpoint(round_.checkpoint.size)
-        except Exception:
-            _log.exception("Reloading the log after a failed round failed too")
+        except Exception as exc:
+            _log.error("Reloading the log after a failed round failed: %s", describe_failure(exc))
+            _log.debug("Reload failure", exc_info=exc)
             return "failed"
         if stored is not None and stored.note == round_.checkpoint.note:
             # The commit reached the database although its acknowledgement did not reach
             # us (a connection lost during COMMIT): the round is durable, so answer it.
-            _log.warning("A log round reported %r but had committed", error)
+            _log.warning("A log round reported %s but had committed", describe_failure(error))
             return "committed"
         if self._frontier.size != round_.old_frontier.size:
             # Another relay process appended: our indices were stale and nothing of ours
@@ -414,6 +490,7 @@ class Sequencer:
                 raise
             return
         self._latest = checkpoint
+        self._succeeded(0)
 
     async def _reload(self) -> None:
         self._frontier, self._latest = await self.store.load_frontier()

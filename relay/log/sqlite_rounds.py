@@ -35,7 +35,12 @@ from sqlalchemy.engine import Connection, Result
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import StaticPool
 
-from relay.db.engine import SQLITE_BUSY_TIMEOUT_MS, set_sqlite_pragmas
+from relay.db.engine import (
+    DEFAULT_TIMEOUT,
+    engine_timeout,
+    sqlite_pragmas,
+    watch_sqlite_statements,
+)
 
 RoundBody = Callable[[Any], Coroutine[Any, Any, None]]
 
@@ -73,13 +78,15 @@ def drive(coro: Coroutine[Any, Any, Any]) -> Any:
 class SqliteRounds:
     """The sequencer's own SQLite connection, and the worker thread that commits on it."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._busy_ms = int(timeout * 1000)
         self._engine: Engine = create_engine(
             f"sqlite+pysqlite:///{path}",
             poolclass=StaticPool,
             connect_args={"check_same_thread": False},
         )
-        event.listen(self._engine, "connect", set_sqlite_pragmas)
+        event.listen(self._engine, "connect", sqlite_pragmas(timeout))
+        watch_sqlite_statements(self._engine)
         self._conn: Connection | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="closedset-rounds")
 
@@ -89,7 +96,7 @@ class SqliteRounds:
         url = engine.url
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return None
-        return cls(Path(url.database).resolve())
+        return cls(Path(url.database).resolve(), engine_timeout(engine))
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
@@ -108,10 +115,10 @@ class SqliteRounds:
                 raw.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:
                 # Another connection is writing: wait for its lock off the event loop.
-                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                raw.execute(f"PRAGMA busy_timeout={self._busy_ms}")
                 await loop.run_in_executor(self._executor, raw.execute, "BEGIN IMMEDIATE")
             finally:
-                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+                raw.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             drive(body(InlineSession(conn)))
             await loop.run_in_executor(self._executor, raw.execute, "COMMIT")
         except BaseException:

@@ -7,12 +7,13 @@ here only ever run inside the sequencer's round transaction (``relay.log.sequenc
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from relay.db.log_models import LogCheckpoint, LogEntry, LogNode
@@ -91,6 +92,20 @@ class LogStore:
             return None
         self.note_size(int(row[0]))
         return StoredCheckpoint(int(row[0]), row[1], row[2])
+
+    async def database_trouble(self, timeout: float) -> str | None:
+        """None if the database answers a read of the log within ``timeout``; else why not."""
+        from relay.db.trouble import describe_failure
+
+        async def read() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(select(func.max(_checkpoints.c.size)))
+
+        try:
+            await asyncio.wait_for(read(), timeout)
+        except Exception as exc:
+            return f"the database does not answer ({describe_failure(exc)})"
+        return None
 
     async def checkpoint(self, size: int) -> StoredCheckpoint | None:
         """The checkpoint signed at exactly ``size``, if the log signed one there."""
@@ -277,6 +292,21 @@ class LogStore:
                 size=checkpoint.size, root_hash=checkpoint.root_hash, note=checkpoint.note
             )
         )
+
+    @staticmethod
+    async def rewrite_checkpoint(session: AsyncSession, checkpoint: StoredCheckpoint) -> bool:
+        """Write a stored checkpoint's row again, unchanged (the sequencer's idle write: it
+        proves the database takes writes); False if no such row is stored."""
+        result = await session.execute(
+            update(_checkpoints)
+            .where(
+                _checkpoints.c.size == checkpoint.size,
+                _checkpoints.c.root_hash == checkpoint.root_hash,
+                _checkpoints.c.note == checkpoint.note,
+            )
+            .values(note=checkpoint.note)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def _read_nodes(conn: AsyncConnection, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from relay.db.trouble import describe_failure
 from relay.mail.config import MailConfig
 from relay.mail.outbox import Claimed, Outbox
 from relay.mail.outgoing import build_delivery
@@ -25,6 +26,15 @@ from relay.mail.outgoing import build_delivery
 _log = logging.getLogger(__name__)
 
 BATCH = 50  # messages per connection before the worker looks around again
+OUTAGE_BACKOFF_MAX = 60.0
+"""Seconds, at most, between two looks at the outbox while the database keeps failing."""
+
+
+def outage_delay(poll_interval: float, failures: int) -> float:
+    """Seconds to wait after ``failures`` database failures in a row: doubling from the poll
+    interval up to a minute (or the poll interval, if that is longer)."""
+    cap = max(poll_interval, OUTAGE_BACKOFF_MAX)
+    return float(min(cap, poll_interval * 2 ** min(failures - 1, 20)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,16 +143,26 @@ class EgressWorker:
         return int(self.clock() * 1000)
 
     async def _run(self) -> None:
+        failures = 0
         while not self._closing:
             self._wakeup.clear()
             try:
                 if await self.send_due():
+                    failures = 0
                     continue
                 timeout = await self._idle_seconds()
+                failures = 0
             except Exception as exc:  # the database may be away for a while; keep going
-                _log.error("Mail egress round failed with %s", type(exc).__name__)
+                # Nothing is lost: a row is settled only after its outcome is written, and
+                # a lease that could not be released lapses on its own.
+                failures += 1
+                timeout = outage_delay(self.config.poll_interval, failures)
+                _log.error(
+                    "Mail egress round failed (%s); next try in %.1f s",
+                    describe_failure(exc),
+                    timeout,
+                )
                 _log.debug("Mail egress round failure", exc_info=exc)
-                timeout = self.config.poll_interval
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
 
