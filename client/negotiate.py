@@ -403,9 +403,7 @@ def _mark_union_rep(people: list[Participant], name: str) -> list[Participant]:
         raise SceneError(f"{name} has not joined the scene; invite them first.")
     if match[0].role != "performer" or match[0].minor:
         raise SceneError(f"{name} is already marked in this brief; name someone else.")
-    return [
-        Participant(p.identity, "union-rep", p.name) if p is match[0] else p for p in people
-    ]
+    return [Participant(p.identity, "union-rep", p.name) if p is match[0] else p for p in people]
 
 
 async def ensure_registered(profile: Profile, relay: RelayClient) -> None:

@@ -72,8 +72,7 @@ def unanswered_and_first_agreement(relay: str, tmp: Path, clock: Any) -> None:
     error = s.refused(s["Ana"], "rider", "accept", s.mine, "--yes")
     assert (
         "Rider version 2 is wider than version 1 you accepted (changes the description of how "
-        "the scene appears); after call time you may only accept a version that narrows."
-        in error
+        "the scene appears); after call time you may only accept a version that narrows." in error
     ), error
 
 

@@ -37,7 +37,9 @@ def story(relay: str, tmp: Path, clock: Any) -> CliScene:
         "Place) or ask the production to name one." in error
     ), error
 
-    # The IC names Rosa the union representative; she is no longer a performer of the scene.
+    # Only a joiner can be named; then the IC names Rosa, who is no longer a performer of it.
+    error = s.refused(s.ic, "scene", "brief", s.alias, "--union-rep", "Zed")
+    assert error == "Zed has not joined the scene; invite them first.", error
     sent = s.ic.cli("scene", "brief", s.alias, "--union-rep", "Rosa")
     assert "Rosa" not in sent["performers"], sent
     error = s.refused(s["Ana"], *about_ic)

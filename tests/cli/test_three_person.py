@@ -24,7 +24,11 @@ HANDS = "holding-hands"
 CLEO_SECRET = "cleo-private-note-5e1d"
 BEN_SECRET = "ben-private-note-22aa"
 # Each performer's own non-verbal signal: shared in the rider, so every partner can read it.
-SIGNALS = {"Ana": "ana-signal-taps-3f", "Ben": "ben-signal-squeeze-9c", "Cleo": "cleo-signal-nod-41"}
+SIGNALS = {
+    "Ana": "ana-signal-taps-3f",
+    "Ben": "ben-signal-squeeze-9c",
+    "Cleo": "cleo-signal-nod-41",
+}
 
 
 def story(relay: str, tmp: Path, clock: Any) -> CliScene:
@@ -35,8 +39,12 @@ def story(relay: str, tmp: Path, clock: Any) -> CliScene:
     def own(name: str) -> dict[str, object]:
         return {**common, "signals__nonverbal": SIGNALS[name]}
 
-    s.sheet("Ana", answers(**own("Ana"), **{f"acts__{KISS}__answer": "yes", "footage__trailer": True}))
-    s.sheet("Ben", answers(**own("Ben"), **{f"acts__{KISS}__answer": "yes", "care__notes": BEN_SECRET}))
+    s.sheet(
+        "Ana", answers(**own("Ana"), **{f"acts__{KISS}__answer": "yes", "footage__trailer": True})
+    )
+    s.sheet(
+        "Ben", answers(**own("Ben"), **{f"acts__{KISS}__answer": "yes", "care__notes": BEN_SECRET})
+    )
     # Cleo: no kissing at all, never her lips; a private note for the IC only.
     s.sheet("Cleo", answers(**own("Cleo"), **{"zones__lips": "never", "care__notes": CLEO_SECRET}))
 
@@ -94,7 +102,9 @@ def story(relay: str, tmp: Path, clock: Any) -> CliScene:
     assert "kissing, neck" in status["still_withdrawn"]["Ben"]
 
     # A tighter sheet after agreement is a withdrawal of what the rider holds.
-    s.sheet("Ben", answers(**own("Ben"), **{f"acts__{KISS}__answer": "no", "care__notes": BEN_SECRET}))
+    s.sheet(
+        "Ben", answers(**own("Ben"), **{f"acts__{KISS}__answer": "no", "care__notes": BEN_SECRET})
+    )
     status = s.status()
     assert status["phase"] == "withdrawn", (
         status["phase"],
