@@ -203,6 +203,7 @@ class SceneSession:
         me = Participant(self.me, "ic", self.profile.history.name)
         fields = draft.__dict__ | changes
         performers = _mark_minors(performers, fields.pop("minors"), fields.pop("guardians"))
+        performers = _mark_union_rep(performers, fields.pop("union_rep"))
         brief = SceneBrief(participants=(me, *performers), **fields)
         await self.send(brief)
         return brief
@@ -361,6 +362,7 @@ class Draft:
     union_agreement: bool = True  # False: the production is not under a union agreement
     minors: tuple[str, ...] = ()  # names of performers under 18
     guardians: tuple[tuple[str, str], ...] = ()  # (guardian's name, their minor's name)
+    union_rep: str = ""  # the name of the joiner who is the scene's union representative
 
     def to_bytes(self) -> bytes:
         return canonical_json(self.__dict__)
@@ -389,6 +391,19 @@ def _mark_minors(
         else Participant(p.identity, p.role, p.name, minor=p.identity in young)
         for p in people
     ]
+
+
+def _mark_union_rep(people: list[Participant], name: str) -> list[Participant]:
+    """The IC's mark on the admitted joiner who is the scene's union representative: they
+    receive only the brief and what is addressed to them (client.negotiation.audience)."""
+    if not name:
+        return people
+    match = [p for p in people if p.name.casefold() == name.casefold()]
+    if not match:
+        raise SceneError(f"{name} has not joined the scene; invite them first.")
+    if match[0].role != "performer" or match[0].minor:
+        raise SceneError(f"{name} is already marked in this brief; name someone else.")
+    return [Participant(p.identity, "union-rep", p.name) if p is match[0] else p for p in people]
 
 
 async def ensure_registered(profile: Profile, relay: RelayClient) -> None:

@@ -140,6 +140,8 @@ def scene_brief(ctx: Context, args: argparse.Namespace) -> int:
         if any(not g or not m for g, _, m in pairs):
             raise UsageError("--guardian takes GUARDIAN=MINOR, the two names as they joined.")
         changes["guardians"] = tuple((g, m) for g, _, m in pairs)
+    if args.union_rep is not None:
+        changes["union_rep"] = args.union_rep
 
     async def work(session: SceneSession) -> Any:
         ic_only(session, "send the brief")
@@ -245,6 +247,12 @@ def _brief_args(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="GUARDIAN=MINOR",
         help="a joiner who is a parent or guardian of a minor performer of the scene",
+    )
+    p.add_argument(
+        "--union-rep",
+        metavar="NAME",
+        help="a joiner who is the scene's union representative: they receive the brief and "
+        "only what is addressed to them (a report sent to them); '' names none",
     )
 
 

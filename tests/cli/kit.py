@@ -51,11 +51,12 @@ class CliScene:
         p.cli("id", "new", "--name", name, "--role", role)
         return p
 
-    def open(self, names: list[str], *, call_in: int = 10 * DAY) -> None:
+    def open(self, names: list[str], *, call_in: int = 10 * DAY, new: tuple[str, ...] = ()) -> None:
         now = self.ic.now()
         self.ic.cli(
             "scene", "new", "--relay", self.relay, "--title", "Harbour", "--scene", "9",
             "--pages", "4-5", "--call-time", iso(now + call_in), "--valid-from", iso(now - DAY),
+            *new,
         )  # fmt: skip
         for name in names:
             p = self.person(name)

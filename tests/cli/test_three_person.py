@@ -23,16 +23,30 @@ KISS = "closed-mouth-kissing-lips"
 HANDS = "holding-hands"
 CLEO_SECRET = "cleo-private-note-5e1d"
 BEN_SECRET = "ben-private-note-22aa"
+# Each performer's own non-verbal signal: shared in the rider, so every partner can read it.
+SIGNALS = {
+    "Ana": "ana-signal-taps-3f",
+    "Ben": "ben-signal-squeeze-9c",
+    "Cleo": "cleo-signal-nod-41",
+}
 
 
 def story(relay: str, tmp: Path, clock: Any) -> CliScene:
     s = CliScene(tmp, relay, clock)
     s.open(["Ana", "Ben", "Cleo"])
     common = {f"acts__{HANDS}__answer": "yes", "acts__embrace-clothed__answer": "yes"}
-    s.sheet("Ana", answers(**common, **{f"acts__{KISS}__answer": "yes", "footage__trailer": True}))
-    s.sheet("Ben", answers(**common, **{f"acts__{KISS}__answer": "yes", "care__notes": BEN_SECRET}))
+
+    def own(name: str) -> dict[str, object]:
+        return {**common, "signals__nonverbal": SIGNALS[name]}
+
+    s.sheet(
+        "Ana", answers(**own("Ana"), **{f"acts__{KISS}__answer": "yes", "footage__trailer": True})
+    )
+    s.sheet(
+        "Ben", answers(**own("Ben"), **{f"acts__{KISS}__answer": "yes", "care__notes": BEN_SECRET})
+    )
     # Cleo: no kissing at all, never her lips; a private note for the IC only.
-    s.sheet("Cleo", answers(**common, **{"zones__lips": "never", "care__notes": CLEO_SECRET}))
+    s.sheet("Cleo", answers(**own("Cleo"), **{"zones__lips": "never", "care__notes": CLEO_SECRET}))
 
     # The template drafts the kiss for Ana and Ben only: "yes with B, no with C".
     drafted = s.template()
@@ -88,7 +102,9 @@ def story(relay: str, tmp: Path, clock: Any) -> CliScene:
     assert "kissing, neck" in status["still_withdrawn"]["Ben"]
 
     # A tighter sheet after agreement is a withdrawal of what the rider holds.
-    s.sheet("Ben", answers(**common, **{f"acts__{KISS}__answer": "no", "care__notes": BEN_SECRET}))
+    s.sheet(
+        "Ben", answers(**own("Ben"), **{f"acts__{KISS}__answer": "no", "care__notes": BEN_SECRET})
+    )
     status = s.status()
     assert status["phase"] == "withdrawn", (
         status["phase"],
@@ -119,9 +135,21 @@ def story(relay: str, tmp: Path, clock: Any) -> CliScene:
 async def test_three_person_scene_through_the_whole_story(api: Any, tmp_path: Path) -> None:
     s = await asyncio.to_thread(story, api.base, tmp_path, api.clock)
     secrets = {"Ben": BEN_SECRET, "Cleo": CLEO_SECRET, "Ana": "no-secret-of-ana"}
+    ids = {name: p.profile().identity_key for name, p in s.performers.items()}
     for name, person in s.performers.items():
         profile = person.profile()
         me = profile.identity_key
+        # Signals are per performer and shared: every rider this performer can read gives
+        # each performer's own signals, partners' included, as their sheets set them.
+        riders = [st for _, st, _ in everything_decryptable(profile) if isinstance(st, Rider)]
+        assert riders, f"{name} can read no rider"
+        for rider in riders:
+            shown = {t.identity: t.signals for t in rider.performers}
+            for other, identity in ids.items():
+                signals = shown[identity]
+                assert signals is not None and signals.nonverbal == SIGNALS[other], (
+                    f"{name} cannot read {other}'s signals in rider version {rider.version}"
+                )
         for sender, statement, plaintext in everything_decryptable(profile):
             if sender == me:
                 continue
