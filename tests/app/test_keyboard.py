@@ -245,7 +245,13 @@ def test_the_performers_whole_path_works_with_the_keyboard_alone(
     k.submit(f"a[href='/scene/{ALIAS}/report']")
     k.choose("kind", "crossing")
     k.type("#what", "A hand moved to my waist in take 3.")
-    k.press("#involved-1", "Space")
+    # Ben, wherever the brief lists him (reading the page, not driving it).
+    ben_box = page.evaluate(
+        "() => [...document.querySelectorAll('label')].find(l => l.textContent.trim() === "
+        "'Ben Okafor').htmlFor"
+    )
+    k.press(f"#{ben_box}", "Space")
+    assert page.locator(f"#{ben_box}").is_checked()
     k.choose("anonymity", "named")
     k.submit("main button[type=submit]")
     assert "Your report is with the IC only." in h1.inner_text(), page.locator("main").inner_text()
