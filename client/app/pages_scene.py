@@ -18,7 +18,9 @@ from client.app.security import HEADERS
 from client.app.state import writing
 from client.errors import ClientError, UsageError
 from client.negotiate import SceneSession, join_scene, relay_client
+from client.negotiation import consent
 from client.negotiation import vocabulary as vocab
+from client.negotiation.rider import Rider, RiderAct
 from client.negotiation.scene_state import Phase, SceneState
 from client.negotiation.statements import (
     CHECK_IN_STATUSES,
@@ -370,6 +372,13 @@ def _my_items(state: SceneState, me: bytes) -> list[tuple[str, str]]:
     return list(items.items())
 
 
+def _to_confirm(session: SceneSession, rider: Rider) -> list[tuple[RiderAct, str]]:
+    """The acts of ``rider`` this performer answered "maybe", confirmed one by one on
+    accepting: the library's rule, as ``closedset rider accept`` applies it."""
+    mine = session.state().consents().get(session.me)
+    return [] if mine is None else consent.to_confirm(rider, mine)
+
+
 async def rider(request: web.Request) -> web.StreamResponse:
     async with synced(request) as (session, problem):
         ctx = scene_context(session, problem)
@@ -384,9 +393,18 @@ async def rider(request: web.Request) -> web.StreamResponse:
         versions = papers.versions_of(state)
         last = max((v for v in mine if v != current.rider.version), default=None)
         changes = diff(versions[last], current.rider, names) if last in versions else []
+        confirm = _to_confirm(session, current.rider)
+        rows = papers.rider_rows(current.rider, names, [a for a, _ in confirm])
         ctx |= {
             "rider": current.rider,
-            "rows": papers.rider_rows(current.rider, names),
+            "rows": rows,
+            # Each act's row, with whether it is ask-first and one this performer confirms.
+            "acts": list(zip(rows["acts"], current.rider.acts, strict=True)),
+            "confirm_acts": [a for a, _ in confirm],
+            "maybes": [
+                {"item": item, "what": consent.describe(item), "discussed": a.discussed}
+                for a, item in confirm
+            ],
             "accepted": names.many(sorted(state.accepted(current.rider.version))),
             "i_accepted": session.me in state.accepted(current.rider.version),
             "last_accepted": last,
@@ -406,11 +424,22 @@ async def rider_accept(request: web.Request) -> web.StreamResponse:
         ctx["message"] = "Tick the box that names the version you accept; nothing was sent."
         return page(request, "problem.html", ctx, status=400)
     version = int(wanted)
+    given = {str(v) for v in form.getall("maybe", [])}
 
     async def work(session: SceneSession) -> Any:
-        versions = papers.versions_of(session.state())
+        state = session.state()
+        versions = papers.versions_of(state)
         if version not in versions:
             raise ClientError(f"Rider version {version} does not exist; nothing was sent.")
+        current = state.current
+        if current is not None and version == current.rider.version:
+            for act, item in _to_confirm(session, versions[version]):
+                if item not in given:
+                    raise UsageError(
+                        f'Version {version} holds {consent.describe(item)}, which you answered '
+                        '"maybe": tick "I agree to it now" next to it, or ask for changes. '
+                        "Nothing was sent."
+                    )
         return await session.send(Acceptance(version, versions[version].hash))
 
     posted = await sending(request, work)

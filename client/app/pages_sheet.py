@@ -248,6 +248,7 @@ def form_context(session: SceneSession, values: dict[str, Any], part: str) -> di
         "next_part": following,
         "next_label": labels.get(following or "", ""),
         "v": v,
+        "act_groups": v.act_groups(),
         "values": values,
         "fid": field_id,
         "answers": [(a, v.answers[a]) for a in vocab.ANSWERS],

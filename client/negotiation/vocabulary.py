@@ -51,6 +51,7 @@ class Act:
     directional: bool
     zones: tuple[str, ...]
     simulated_sex: bool = False  # simulated sexual activity (never for a minor)
+    group: str = ""  # a heading in plain words the forms list the act under; no rule reads it
 
     @property
     def directions(self) -> tuple[Direction, ...]:
@@ -73,6 +74,14 @@ class Vocabulary:
     def genital_contact(self, act: Act, zones: tuple[str, ...] = ()) -> bool:
         """Does the act (on ``zones``, default all of its zones) touch a genital zone?"""
         return any(self.zones[z].genital for z in zones or act.zones)
+
+    def act_groups(self) -> list[tuple[str, list[Act]]]:
+        """The acts under their groups' plain-words headings, in the catalogue's order (a group
+        where it first appears); acts without a group come under an empty heading."""
+        groups: dict[str, list[Act]] = {}
+        for act in self.acts.values():
+            groups.setdefault(act.group, []).append(act)
+        return list(groups.items())
 
     def act(self, act_id: str) -> Act:
         try:
@@ -130,10 +139,14 @@ def from_json(value: Any) -> Vocabulary:
     acts: dict[str, Act] = {}
     for item in value["acts"] if isinstance(value["acts"], list) else []:
         fields = {"id", "name", "definition", "directional", "zones"}
-        if not isinstance(item, dict) or not fields <= set(item) <= fields | {"simulated_sex"}:
+        optional = {"simulated_sex", "group"}
+        if not isinstance(item, dict) or not fields <= set(item) <= fields | optional:
             raise VocabularyError("Every act needs id, name, definition, directional and zones.")
         if not isinstance(item.get("simulated_sex", False), bool):
             raise VocabularyError(f"The act {item['id']!r} has a non-boolean simulated_sex.")
+        group = item.get("group", "")
+        if not isinstance(group, str) or ("group" in item and not group.strip()):
+            raise VocabularyError(f"The act {item['id']!r} has an empty or non-text group.")
         term = _terms([{k: item[k] for k in ("id", "name", "definition")}], "acts")
         act_zones = item["zones"]
         if not isinstance(item["directional"], bool) or not isinstance(act_zones, list):
@@ -143,7 +156,7 @@ def from_json(value: Any) -> Vocabulary:
         t = term[item["id"]]
         acts[t.id] = Act(
             t.id, t.name, t.definition, item["directional"], tuple(act_zones),
-            item.get("simulated_sex", False),
+            item.get("simulated_sex", False), group,
         )  # fmt: skip
     if not acts:
         raise VocabularyError("The vocabulary must list at least one act.")

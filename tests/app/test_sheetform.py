@@ -61,3 +61,32 @@ def test_a_complete_form_is_the_sheet_the_cli_would_send() -> None:
     assert sheet.zone("lips").note == "closed mouth only"
     assert sheet.answer("hand-on-back", "receiving").intensity == 3
     assert sheet == parse_sheet(fill(template, values)[0])
+
+
+def test_the_form_groups_acts_by_the_vocabularys_group_in_plain_words() -> None:
+    import json
+    from importlib import resources
+
+    v = vocab.load()
+    groups = v.act_groups()
+    assert [g for g, _ in groups] == [
+        "Holding and embracing", "Kissing", "Touching with the hands",
+        "Undressing, restraint and lifting", "Body positions", "Simulated sex",
+    ]  # fmt: skip
+    # Every act once, in the catalogue's order, under its own group.
+    assert [a.id for _, acts in groups for a in acts] == list(v.acts)
+    assert all(a.group == g for g, acts in groups for a in acts)
+    # The property is data: a vocabulary without it loads, with every act under one heading;
+    # an empty group is refused as every malformed vocabulary is.
+    raw = json.loads(
+        resources.files("client.negotiation").joinpath("data", "vocabulary-v1.json").read_text()
+    )
+    for act in raw["acts"]:
+        del act["group"]
+    plain = vocab.from_json(raw)
+    assert [g for g, _ in plain.act_groups()] == [""] and plain.acts == {
+        k: a.__class__(**{**a.__dict__, "group": ""}) for k, a in v.acts.items()
+    }
+    raw["acts"][0]["group"] = " "
+    with pytest.raises(vocab.VocabularyError, match="group"):
+        vocab.from_json(raw)
