@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from keys import armor
 from keys.encoding import b64u_encode
 from keys.httpsig import authority_of
 from relay.config import RateLimit
+from relay.keyfile import load_or_create_log_key
+from relay.logstate import record_path
 from tests.mail.support import address, mail_relay, person, smtplib_async
 from tests.relay.api_support import (
     Api,
@@ -33,6 +36,7 @@ from tests.relay.api_support import (
     post,
     running_relay,
     seal_to,
+    small_config,
     snapshot,
 )
 from tests.relay.conftest import DbTarget
@@ -199,6 +203,7 @@ async def test_request_signed_for_another_relay_is_refused(
     log_db: DbTarget, tmp_path: Path, clock: FakeClock
 ) -> None:
     ic = Person.new("Ines", "ic")
+    share_log_key(tmp_path / "a", tmp_path / "b")
     async with (
         running_relay(log_db, tmp_path / "a", clock) as a,
         running_relay(log_db, tmp_path / "b", clock) as b,
@@ -394,6 +399,7 @@ async def test_idle_and_endless_smtp_sessions_are_closed_with_421(
         assert (await _smtp_line(reader)).startswith(b"421 4.4.2 No command for too long")
         assert await reader.read() == b""
         writer.close()
+    share_log_key(tmp_path, tmp_path / "2")
     async with mail_relay(
         log_db, tmp_path / "2", smtp_idle_timeout=60, smtp_session_timeout=0.5
     ) as relay:
@@ -437,12 +443,14 @@ async def test_registration_is_rate_limited_and_capped_per_address(
         clock.advance(3601)
         await api.register(third)
     slow = {"registrations_per_identity": RateLimit(0.001, 2)}
+    share_log_key(tmp_path, tmp_path / "2")
     async with running_relay(log_db, tmp_path / "2", clock, **slow) as api:
         someone = Person.new("D", "performer")
         await api.register(someone)
         await api.call(someone, "POST", "/v1/identities", someone.bundle())
         await refused(log_db, 429, api.call(someone, "POST", "/v1/identities", someone.bundle()))
     slow = {"registrations_per_address": RateLimit(0.001, 1)}
+    share_log_key(tmp_path, tmp_path / "3")
     async with running_relay(log_db, tmp_path / "3", clock, **slow) as api:
         await api.register(Person.new("E", "performer"))
         other = Person.new("F", "performer")
@@ -510,3 +518,15 @@ async def test_replay_cache_sorts_a_batch_with_a_replay_in_it(log_db: DbTarget) 
         assert await nonce_count(log_db) == 6
     finally:
         await engine.dispose()
+
+
+def share_log_key(first: Path, *others: Path) -> None:
+    """Relays over one database share its log key and record (a relay with a key of its own
+    refuses to start there: it would fork the log; relay.logstate)."""
+    source = small_config(first)
+    load_or_create_log_key(source.log_key_path, source.log_origin)
+    for other in others:
+        target = small_config(other)
+        target.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for path in (source.log_key_path, record_path(source.log_key_path)):
+            shutil.copy(path, target.data_dir / path.name)
