@@ -31,7 +31,7 @@ from client.relay_client import PostedEnvelope, RelayClient
 from client.scenes import CachedEnvelope, RelayPins, SceneBook, SceneRef, ThreadCache
 from keys.encoding import b64u_decode, b64u_encode, canonical_json, parse_canonical_json
 from keys.envelope import THREAD_ID_SIZE, Envelope, Opened, Recipient, open_envelope, seal
-from keys.errors import DecryptionError, KeysError
+from keys.errors import KeysError
 from keys.identity import Fingerprint, KeyHistory
 from keys.invite import SECRET_SIZE, Invite, JoinProofError, join_proof, verify_join_proof
 from keys.keystore import Keystore
@@ -60,6 +60,31 @@ def unwrap(plaintext: bytes) -> Statement:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """An envelope addressed to one of this person's devices that does not open, verify or
+    parse as a scene statement: skipped by every reader, reported once per command."""
+
+    sender: bytes
+    log_index: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sender": Fingerprint.of(self.sender).compact,
+            "log_index": self.log_index,
+            "reason": self.reason,
+        }
+
+    def __str__(self) -> str:
+        return f"log index {self.log_index} from {Fingerprint.of(self.sender)}: {self.reason}"
+
+
+# What a member's bytes can make the layers below raise: the trust core's refusals, the
+# domain's own (StatementError is a ClientError), and the parsers' ValueError/TypeError.
+_UNREADABLE = (KeysError, ClientError, ValueError, TypeError, KeyError)
+
+
+@dataclass(frozen=True)
 class OpenedStatement:
     """One envelope of the scene that this person could open, with its place in the log."""
 
@@ -79,6 +104,7 @@ class SceneSession:
     cache: ThreadCache = field(init=False)
     _histories: dict[bytes, KeyHistory] = field(default_factory=dict, init=False)
     _opened: list[OpenedStatement] | None = field(default=None, init=False)
+    _unreadable: list[Unreadable] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.cache = ThreadCache(self.profile.home, self.scene.thread_id)
@@ -114,19 +140,29 @@ class SceneSession:
         return added
 
     def opened(self) -> list[OpenedStatement]:
-        """Every statement of the thread this profile can open, in log order."""
+        """Every statement of the thread this profile can open, in log order.
+
+        An envelope addressed to one of our devices that does not decrypt, verify or parse
+        as a scene statement is skipped (it stays in the log and the cache) and listed in
+        :attr:`unreadable`: one member's bad envelope never silences the scene for others.
+        """
         if self._opened is not None:
             return self._opened
         devices = self.profile.device_keys()
         result: list[OpenedStatement] = []
+        unreadable: list[Unreadable] = []
         for cached in self.cache.items:
-            opened = _open_any(cached.envelope, devices)
-            if opened is None or opened.context.purpose != SCENE_PURPOSE:
-                continue
             try:
+                opened = _open_any(cached.envelope, devices)
+                if opened is None:
+                    continue  # not addressed to any of our devices
+                if opened.context.purpose != SCENE_PURPOSE:
+                    raise SceneError(f"its purpose is {opened.context.purpose}, not a scene's")
                 statement = unwrap(opened.plaintext)
-            except (KeysError, ValueError):
-                continue  # a member sent something this version cannot read; the log keeps it
+            except _UNREADABLE as exc:
+                sender = cached.envelope.context.sender
+                unreadable.append(Unreadable(sender, cached.index, str(exc) or type(exc).__name__))
+                continue
             event = Event(
                 sender=opened.sender,
                 role=self._role_of(opened.sender, result),
@@ -137,7 +173,14 @@ class SceneSession:
             )
             result.append(OpenedStatement(event, opened, cached))
         self._opened = result
+        self._unreadable = unreadable
         return result
+
+    @property
+    def unreadable(self) -> list[Unreadable]:
+        """The envelopes addressed to us that :meth:`opened` had to skip, in log order."""
+        self.opened()
+        return list(self._unreadable)
 
     def events(self) -> list[Event]:
         return [item.event for item in self.opened()]
@@ -276,13 +319,12 @@ class SceneSession:
 
 
 def _open_any(envelope: Envelope, devices: list[Any]) -> Opened | None:
+    """Open with the first of our devices it is addressed to; None if addressed to none.
+    A failure to decrypt or verify raises (the caller reports it as unreadable)."""
     public = {r.device for r in envelope.context.recipients}
     for device in devices:
         if bytes(device.public_key) in public:
-            try:
-                return open_envelope(envelope, device)
-            except DecryptionError:
-                return None
+            return open_envelope(envelope, device)
     return None
 
 

@@ -36,9 +36,11 @@ def scene_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def scene_status(ctx: Context, args: argparse.Namespace) -> int:
     async def work(session: SceneSession) -> dict[str, Any]:
-        return status(
+        data = status(
             session.state(), session.me, session.scene.role, session.scene.alias, session.now()
         )
+        # Counted here, listed (once) under `unreadable` and on stderr by in_scene.
+        return data | {"unreadable_count": len(session.unreadable)}
 
     data = in_scene(ctx, args.scene, work)
     ctx.emit(data, lambda: render_status(data))
@@ -95,6 +97,8 @@ def render_status(d: dict[str, Any]) -> str:
         out.append(f"[{flag['severity']}] {flag['message']}")
     for r in d["refused"]:
         out.append(f"Refused statement at index {r['index']} from {r['by']}: {r['reason']}")
+    if d.get("unreadable_count"):
+        out.append(f"Envelopes you cannot read (skipped): {d['unreadable_count']}.")
     out += ["", f"Next: {d['next']}"]
     return "\n".join(out)
 
@@ -102,6 +106,7 @@ def render_status(d: dict[str, Any]) -> str:
 def inbox(ctx: Context, args: argparse.Namespace) -> int:
     profile = ctx.unlocked_profile()
     found = run_async(check_inbox(profile, ctx.clock))
+    ctx.skipped(found.unreadable)
     data = found.to_json()
 
     def human() -> str:
@@ -128,7 +133,7 @@ def thread_command(ctx: Context, args: argparse.Namespace) -> int:
 
     rows = in_scene(ctx, args.scene, work)
     ctx.emit(
-        rows,
+        {"statements": rows, "unreadable": []},
         lambda: (
             table(["index", "time", "from", "kind", "what"], thread.table_rows(rows))
             if rows

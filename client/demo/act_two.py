@@ -133,7 +133,7 @@ def privacy(c: Cast) -> str:
     lines = []
     refused_by = {c.ben.name: (b"open-mouth-kissing", b"hand-on-thigh-skin"), c.ana.name: ()}
     for p in (c.ana, c.ben):
-        opened_rows = p.cli("thread", LIGHTHOUSE)  # fetches everything the relay has first
+        opened_rows = p.cli("thread", LIGHTHOUSE)["statements"]  # fetches everything the relay has first
         profile = p.profile()
         me = profile.identity_key
         held, opened = readable(profile)
