@@ -105,6 +105,8 @@ class SceneSession:
     _histories: dict[bytes, KeyHistory] = field(default_factory=dict, init=False)
     _opened: list[OpenedStatement] | None = field(default=None, init=False)
     _unreadable: list[Unreadable] = field(default_factory=list, init=False)
+    _creator: bytes | None = field(default=None, init=False)
+    """The thread's creator, its IC (from the relay's thread description)."""
 
     def __post_init__(self) -> None:
         self.cache = ThreadCache(self.profile.home, self.scene.thread_id)
@@ -134,7 +136,12 @@ class SceneSession:
         if added:
             self.cache.save()
             self._opened = None
-        # A sender's role comes from their own identity record, proven logged by the relay.
+        # Authority comes from the thread: its creator is the IC (an identity's own stated
+        # role is a self-description and decides nothing here).
+        detail = await self.relay.thread(self.scene.thread_id)
+        creator = b64u_decode(detail["creator"], length=32, what="thread creator")
+        if creator != self._creator:
+            self._creator, self._opened = creator, None
         for sender in {item.envelope.context.sender for item in self.cache.items}:
             await self.history(sender)
         return added
@@ -196,13 +203,16 @@ class SceneSession:
         return brief
 
     def _role_of(self, sender: bytes, earlier: Iterable[OpenedStatement]) -> Any:
-        """The role the scene gives the sender, else the one their identity record states."""
+        """The role the scene's brief gives the sender; before any brief, ``ic`` for the
+        thread's creator and ``performer`` for everyone else, whatever their identity says."""
         for item in reversed(list(earlier)):
             statement = item.event.statement
             if isinstance(statement, SceneBrief) and sender in statement.members:
                 return statement.participant(sender).role
-        history = self.profile.history if sender == self.me else self._histories.get(sender)
-        return history.role if history is not None else "performer"
+        creator = self._creator
+        if creator is None and self.scene.role == "ic":
+            creator = self.me  # not synced yet: a scene this profile created
+        return "ic" if sender == creator else "performer"
 
     # --- people ----------------------------------------------------------------------------
 
@@ -254,8 +264,10 @@ class SceneSession:
             except KeysError as exc:
                 problems.append(f"{history.name} ({history.fingerprint}): {exc}")
                 continue
-            if history.role != "performer":
-                problems.append(f"{history.name} is registered as {history.role}, not performer.")
+            role = member.get("role")
+            if role != "performer":
+                # The thread's role (the invite named it), not the identity's own claim.
+                problems.append(f"{history.name} joined as {role}, not as a performer.")
                 continue
             admitted.append(Participant(identity, "performer", history.name))
         return admitted, problems
@@ -295,7 +307,10 @@ class SceneSession:
         )
         posted = await self.relay.post(sealed.envelope)
         cached = CachedEnvelope(
-            sealed.envelope, posted.sequence, posted.receipt.index, posted.receipt.received_ms
+            sealed.envelope,
+            self.cache.last_sequence if posted.sequence is None else posted.sequence,
+            posted.receipt.index,
+            posted.receipt.received_ms,
         )
         self.cache.merge([cached])
         self.cache.save()
@@ -307,6 +322,7 @@ class SceneSession:
 
     async def _recipients(self, readers: Iterable[bytes]) -> list[Recipient]:
         recipients: list[Recipient] = []
+        owners: dict[bytes, KeyHistory] = {}
         for identity in sorted(readers):
             history = await self.history(identity)
             devices = history.current_devices()
@@ -314,8 +330,28 @@ class SceneSession:
                 raise SceneError(
                     f"{history.name} has no valid device key; ask them to re-register."
                 )
+            for device in devices:
+                if device in owners:
+                    raise SceneError(_shared_device(device, owners[device], history))
+                owners[device] = history
             recipients.extend(Recipient(identity, device) for device in devices)
         return recipients
+
+
+def _shared_device(device: bytes, one: KeyHistory, other: KeyHistory) -> str:
+    """Who is responsible when two identities certified the same device key (relays refuse
+    that since; an older relay may hold it): the one who certified it later copied it."""
+
+    def since(history: KeyHistory) -> int:
+        return min(s.since for s in history.spans if s.device == device)
+
+    first, later = sorted((one, other), key=since)
+    return (
+        f"{later.name} ({later.fingerprint}) certified a device key that {first.name} "
+        f"({first.fingerprint}) certified first, so no envelope can reach both; "
+        f"{later.name} is responsible: remove them from the scene or ask them to certify a "
+        "device key of their own, then send again."
+    )
 
 
 def _open_any(envelope: Envelope, devices: list[Any]) -> Opened | None:
@@ -382,11 +418,8 @@ async def ensure_registered(profile: Profile, relay: RelayClient) -> None:
 async def create_scene(
     profile: Profile, relay: RelayClient, book: SceneBook, alias: str, draft: Draft
 ) -> SceneRef:
-    """IC: open the scene's thread on the relay and keep the draft brief (in the keystore)."""
-    if profile.history.role != "ic":
-        raise SceneError(
-            f"Only an intimacy coordinator creates scenes; your role is {profile.history.role}."
-        )
+    """Open the scene's thread on the relay (its creator is its IC, whatever role the identity
+    states about itself) and keep the draft brief (in the keystore)."""
     await ensure_registered(profile, relay)
     thread = random_bytes(THREAD_ID_SIZE)
     await relay.create_thread(thread)
@@ -411,7 +444,13 @@ def draft_of(profile: Profile, scene: SceneRef) -> Draft:
 
 
 async def create_invite(
-    profile: Profile, relay: RelayClient, scene: SceneRef, *, ttl: int, now: int
+    profile: Profile,
+    relay: RelayClient,
+    scene: SceneRef,
+    *,
+    ttl: int,
+    now: int,
+    role: str = "performer",
 ) -> Invite:
     """IC: a single-use invite code; its secret stays in the keystore to check the join."""
     invite = Invite(
@@ -420,10 +459,11 @@ async def create_invite(
         inviter=profile.identity_key,
         secret=random_bytes(SECRET_SIZE),
         expires_at=now + ttl,
+        role=role,
     )
     _keystore(profile).put(INVITE_SECRET_PREFIX + b64u_encode(invite.invite_id), invite.secret)
     _keystore(profile).save()
-    await relay.create_invite(scene.thread_id, invite.invite_id, invite.expires_at)
+    await relay.create_invite(scene.thread_id, invite.invite_id, invite.expires_at, invite.role)
     return invite
 
 
@@ -435,15 +475,23 @@ async def join_scene(
     inviter, _ = await relay.lookup(invite.inviter_fingerprint)
     if inviter.identity_key != invite.inviter:
         raise SceneError("The relay's record of the inviter does not match the invite code.")
-    if inviter.role != "ic":
-        raise SceneError(f"The invite comes from {inviter.name}, who is not an IC; do not join.")
+    proof = join_proof(invite.secret, invite.thread, profile.identity_key)
+    await relay.join(invite.thread, invite.invite_id, proof)
+    # Authority comes from the thread: the inviter must be one of its coordinators (the relay
+    # only lets coordinators invite; check it, and leave again if it is not so).
+    detail = await relay.thread(invite.thread)
+    coordinators = {b64u_decode(c, length=32) for c in detail.get("coordinators", [])}
+    if invite.inviter not in coordinators:
+        await relay.remove_member(invite.thread, Fingerprint.of(profile.identity_key))
+        raise SceneError(
+            f"The invite comes from {inviter.name}, who is not a coordinator of this scene; "
+            "you left it again. Ask the scene's IC for an invite."
+        )
     contacts = Contacts.load(profile.home / CONTACTS_FILE)
     contacts.add(inviter)
     contacts.save()
-    proof = join_proof(invite.secret, invite.thread, profile.identity_key)
-    await relay.join(invite.thread, invite.invite_id, proof)
     scene = book.add(
-        SceneRef(book.unique_alias(alias), invite.relay, b64u_encode(invite.thread), "performer")
+        SceneRef(book.unique_alias(alias), invite.relay, b64u_encode(invite.thread), invite.role)
     )
     book.save()
     return scene, inviter

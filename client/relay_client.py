@@ -52,7 +52,8 @@ class LogKeyMismatchError(ClientError):
 @dataclass(frozen=True)
 class PostedEnvelope:
     hash: bytes
-    sequence: int
+    sequence: int | None
+    """None when we were removed from the thread (the relay does not tell us its count)."""
     receipt: VerifiedReceipt
 
 
@@ -253,8 +254,12 @@ class RelayClient:
         result: dict[str, Any] = await self._request("GET", f"/v1/threads/{b64u_encode(thread)}")
         return result
 
-    async def create_invite(self, thread: bytes, invite_id: bytes, expires_at: int) -> None:
-        body = self._json({"invite_id": b64u_encode(invite_id), "expires_at": expires_at})
+    async def create_invite(
+        self, thread: bytes, invite_id: bytes, expires_at: int, role: str = "performer"
+    ) -> None:
+        body = self._json(
+            {"invite_id": b64u_encode(invite_id), "expires_at": expires_at, "role": role}
+        )
         await self._request("POST", f"/v1/threads/{b64u_encode(thread)}/invites", body)
 
     async def join(self, thread: bytes, invite_id: bytes, proof: bytes) -> dict[str, Any]:
@@ -274,7 +279,9 @@ class RelayClient:
         thread = b64u_encode(envelope.context.thread)
         answer = await self._request("POST", f"/v1/threads/{thread}/envelopes", data)
         receipt = await self.verify(answer, data, RecordType.ENVELOPE)
-        return PostedEnvelope(envelope.hash, int(answer["sequence"]), receipt)
+        # None: we were removed from the thread and the relay does not tell us its count.
+        sequence = answer.get("sequence")
+        return PostedEnvelope(envelope.hash, None if sequence is None else int(sequence), receipt)
 
     async def page(
         self, thread: bytes, after: str | None = None, limit: int = 100

@@ -2,8 +2,9 @@
 
 Startup: log key (created on first start), engine, Alembic migrations, sequencer. Cleanup:
 the sequencer finishes the round in flight, streams are ended, the engine is disposed.
-Middlewares, outermost first: problem+json, per-address rate and body size, signatures,
-per-identity rate.
+Middlewares, outermost first: problem+json, body size and per-address rate (unsigned
+requests), signatures, per-identity rate (and per-address for signatures that failed),
+revoked identities.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from relay.http import envelopes, identities, stream, threads
 from relay.http.auth import REPLAY_GUARD, auth_middleware, public
 from relay.http.common import BACKEND, CLOCK
 from relay.http.errors import problem_middleware
-from relay.http.limits import address_limit_middleware, identity_limit_middleware
+from relay.http.limits import TokenBuckets, address_limit_middleware, identity_limit_middleware
 from relay.http.openapi import openapi_document
 from relay.http.replay import ReplayGuard
+from relay.http.revoked import revocation_middleware
 from relay.keyfile import load_or_create_log_key
 from relay.log.entry import RecordType
 from relay.log.http import LOG_STORE, add_log_routes
@@ -55,6 +57,7 @@ def create_app(
     PostgreSQL schema); either way the application disposes of it at cleanup.
     """
     limits = config.limits
+    addresses = TokenBuckets(limits.per_address)
     app = web.Application(
         client_max_size=limits.max_body_bytes,
         # aiohttp's own default keeps an idle connection for an hour (relay.http.server
@@ -62,13 +65,14 @@ def create_app(
         handler_args={"keepalive_timeout": limits.keepalive_timeout},
         middlewares=[
             problem_middleware,
-            address_limit_middleware(
-                limits.per_address, limits.max_body_bytes, clock, limits.body_timeout
-            ),
+            address_limit_middleware(addresses, limits.max_body_bytes, clock, limits.body_timeout),
             auth_middleware(
                 max_skew=limits.clock_skew, clock=clock, authority=_authority(config.public_url)
             ),
-            identity_limit_middleware(limits.per_identity, clock, limits.requests_per_identity),
+            identity_limit_middleware(
+                limits.per_identity, clock, limits.requests_per_identity, addresses
+            ),
+            revocation_middleware(),
         ],
     )
     app[CONFIG] = config
@@ -117,7 +121,9 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
             sessions=None if rounds_engine is None else session_factory(rounds_engine),
         )
         # Envelope rows are checked and written once per round, inside its transaction.
-        sequencer.add_round_writer(RecordType.ENVELOPE, envelope_service.write_round)
+        sequencer.add_round_writer(
+            RecordType.ENVELOPE, envelope_service.round_writer(config.limits.removed_post_budget)
+        )
         sessions = session_factory(engine)
         app[REPLAY_GUARD] = ReplayGuard(engine)
         app[BACKEND] = Backend(

@@ -37,8 +37,10 @@ async def post_envelope(request: web.Request) -> web.Response:
     posted = await envelopes.post(
         backend(request), caller(request), thread_id, await request.read(), now_ms(request)
     )
+    # A removed member's post to the coordinators: its sequence would tell them the count.
+    sequence = None if posted.by_removed else posted.sequence
     return web.json_response(
-        {"hash": posted.hash.hex(), "sequence": posted.sequence, **receipt_json(posted.receipt)},
+        {"hash": posted.hash.hex(), "sequence": sequence, **receipt_json(posted.receipt)},
         status=201 if posted.created else 200,
     )
 

@@ -16,8 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from keys.identity import KeyHistory, encode_history
-from relay.db.api_models import Identity, IdentityRecord
-from relay.directory import check_extension, device_blob, parse_bundle
+from relay.db.api_models import DeviceKey, Identity, IdentityRecord
+from relay.directory import (
+    certified_device,
+    check_devices,
+    check_extension,
+    device_blob,
+    new_devices,
+    parse_bundle,
+)
 from relay.errors import ConflictError, NotFoundError
 from relay.log.entry import RecordType
 from relay.log.sequencer import ExtraRows, LogPosition, Receipt
@@ -53,7 +60,22 @@ async def register(backend: Backend, bundle: bytes, caller: bytes, now: int) -> 
     history = parse_bundle(bundle)
     async with backend.sessions() as session:
         stored = await stored_records(session, history.identity_key)
-    extension = check_extension(history, caller, stored)
+        extension = check_extension(history, caller, stored)
+        wanted = new_devices(extension)
+        owners = (
+            dict(
+                (
+                    await session.execute(
+                        select(DeviceKey.device, DeviceKey.identity_key).where(
+                            DeviceKey.device.in_(wanted)
+                        )
+                    )
+                ).all()
+            )
+            if wanted
+            else {}
+        )
+    check_devices(extension, owners)
     if not extension.new_records:
         return Registered([], False)
     received_ms = now * 1000
@@ -127,8 +149,23 @@ def _advance(history: KeyHistory, position: int, now: int) -> ExtraRows:
                 log_index=where.index,
             )
         )
+        device = certified_device(record)
+        if device is not None:
+            # The primary key settles a race between two identities certifying one device.
+            await session.execute(
+                insert(DeviceKey).values(device=device, identity_key=prefix.identity_key)
+            )
 
     return extra
+
+
+async def is_revoked(backend: Backend, identity_key: bytes) -> bool:
+    """Whether the identity's history ends in its revocation (False if not registered)."""
+    async with backend.sessions() as session:
+        found = await session.execute(
+            select(Identity.revoked).where(Identity.identity_key == identity_key)
+        )
+        return bool(found.scalar())
 
 
 async def lookup(backend: Backend, fingerprint: bytes) -> Listing:

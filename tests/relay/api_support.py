@@ -279,12 +279,18 @@ async def open_thread(api: Api, ic: Person, *joiners: Person) -> bytes:
     return thread
 
 
-async def invite(api: Api, ic: Person, thread: bytes, secret: bytes, ttl: int = 3600) -> None:
+async def invite(
+    api: Api, ic: Person, thread: bytes, secret: bytes, ttl: int = 3600, role: str = "performer"
+) -> None:
     reply = await api.call(
         ic,
         "POST",
         f"/v1/threads/{b64u_encode(thread)}/invites",
-        {"invite_id": b64u_encode(invite_id(secret)), "expires_at": int(api.clock()) + ttl},
+        {
+            "invite_id": b64u_encode(invite_id(secret)),
+            "expires_at": int(api.clock()) + ttl,
+            "role": role,
+        },
     )
     assert reply.status == 201, reply.body
 
