@@ -32,6 +32,7 @@ from client.scenes import CachedEnvelope, RelayPins, SceneBook, SceneRef, Thread
 from keys.encoding import b64u_decode, b64u_encode, canonical_json, parse_canonical_json
 from keys.envelope import THREAD_ID_SIZE, Envelope, Opened, Recipient, open_envelope, seal
 from keys.errors import KeysError
+from keys.grant import decode_grant, make_grant
 from keys.identity import Fingerprint, KeyHistory
 from keys.invite import SECRET_SIZE, Invite, JoinProofError, join_proof, verify_join_proof
 from keys.keystore import Keystore
@@ -82,6 +83,30 @@ class Unreadable:
 # What a member's bytes can make the layers below raise: the trust core's refusals, the
 # domain's own (StatementError is a ClientError), and the parsers' ValueError/TypeError.
 _UNREADABLE = (KeysError, ClientError, ValueError, TypeError, KeyError)
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    """A coordinator of the scene's thread: its creator, or a member the creator granted."""
+
+    identity: bytes
+    name: str
+    granted_by: str | None
+    """The granter's name; None for the creator (the thread's IC by creating it)."""
+    log_index: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fingerprint": Fingerprint.of(self.identity).compact,
+            "granted_by": self.granted_by,
+            "log_index": self.log_index,
+        }
+
+    def __str__(self) -> str:
+        if self.granted_by is None:
+            return f"{self.name} is the IC (created the scene)"
+        return f"{self.name} is now co-coordinator, granted by {self.granted_by}"
 
 
 @dataclass(frozen=True)
@@ -232,6 +257,38 @@ class SceneSession:
     async def members(self) -> list[dict[str, Any]]:
         detail = await self.relay.thread(self.scene.thread_id)
         return [m for m in detail["members"] if m.get("removed_at") is None]
+
+    async def coordinators(self) -> list[Coordinator]:
+        """Who coordinates the scene: the thread's creator and every co-coordinator whose
+        grant this client verified (signed by the creator, for this thread, and logged)."""
+        detail = await self.relay.thread(self.scene.thread_id)
+        creator = b64u_decode(detail["creator"], length=32, what="thread creator")
+        current = {b64u_decode(c, length=32) for c in detail.get("coordinators", [])}
+        found = [Coordinator(creator, (await self.history(creator)).name, None, None)]
+        for shown in detail.get("grants", []):
+            try:
+                grant = decode_grant(canonical_json(shown["grant"]))
+            except (KeysError, KeyError, TypeError) as exc:
+                raise SceneError(f"The relay showed a grant that does not verify: {exc}") from exc
+            if grant.granter != creator or grant.thread != self.scene.thread_id:
+                raise SceneError("The relay showed a grant the scene's creator did not make.")
+            if grant.grantee in current:
+                name = (await self.history(grant.grantee)).name
+                by = (await self.history(grant.granter)).name
+                found.append(Coordinator(grant.grantee, name, by, int(shown["index"])))
+        return found
+
+    async def grant_coordinator(self, member: bytes) -> int:
+        """The creator makes ``member`` a co-coordinator; returns the grant's log index."""
+        grant = make_grant(
+            self.profile.signing_key(),
+            thread=self.scene.thread_id,
+            grantee=member,
+            role="ic",
+            issued_at=self.now(),
+        )
+        receipt = await self.relay.grant(self.scene.thread_id, grant.to_bytes())
+        return receipt.index
 
     async def send_brief(self, draft: Draft, **changes: Any) -> SceneBrief:
         """IC: send (or re-send) the brief naming every performer whose join proof checks."""

@@ -227,7 +227,9 @@ class RelayClient:
 
     async def lookup(self, fingerprint: Fingerprint) -> tuple[KeyHistory, list[VerifiedReceipt]]:
         """Fetch someone's identity history and verify it and the log receipts of its records."""
-        answer = await self._request("GET", f"/v1/identities/{fingerprint.compact}", signed=False)
+        # Signed although public: the relay then limits it per identity, not per address (a
+        # cast on one Wi-Fi shares an address), so nobody else's traffic stops a withdrawal.
+        answer = await self._request("GET", f"/v1/identities/{fingerprint.compact}")
         history = decode_history(canonical_json(answer["bundle"]))
         if history.fingerprint != fingerprint:
             raise RelayError(502, "The relay returned an identity with another fingerprint.")
@@ -268,6 +270,11 @@ class RelayClient:
             "POST", f"/v1/threads/{b64u_encode(thread)}/join", body
         )
         return result
+
+    async def grant(self, thread: bytes, grant: bytes) -> VerifiedReceipt:
+        """Send the creator's signed grant (``keys.grant``); its receipt is verified."""
+        answer = await self._request("POST", f"/v1/threads/{b64u_encode(thread)}/grants", grant)
+        return await self.verify(answer, grant, RecordType.THREAD_GRANT)
 
     async def remove_member(self, thread: bytes, member: Fingerprint) -> None:
         await self._request("DELETE", f"/v1/threads/{b64u_encode(thread)}/members/{member.compact}")
