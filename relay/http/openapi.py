@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keys.roles import INVITABLE_ROLES
 from relay.http.common import FINGERPRINT_PATTERN
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -49,7 +50,7 @@ def _op(
     # or too slow (408); a signed route needs its signature (401, before anything else).
     if signed:
         operation["security"] = SIGNED
-        errors = (401, 429, *errors)
+        errors = (401, 403, 429, *errors)  # 403 also: a revoked identity, on every route
     else:
         operation["security"] = []
         errors = (429, *errors)
@@ -175,6 +176,18 @@ def _paths() -> dict[str, Any]:
             "removed_at": {"oneOf": [COUNT, {"type": "null"}]},
             "invite_id": {"oneOf": [B64U32, {"type": "null"}]},
             "join_proof": {"oneOf": [B64U32, {"type": "null"}]},
+            "creator": {"type": "boolean"},
+        },
+    }
+    grant = {
+        "type": "object",
+        "required": ["grantee", "granter", "grant", "index", "granted_at"],
+        "properties": {
+            "grantee": B64U32,
+            "granter": B64U32,
+            "grant": {"type": "object", "description": "the signed grant, canonical JSON"},
+            "index": COUNT,
+            "granted_at": UNIX_TIME,
         },
     }
     summary = {
@@ -195,9 +208,13 @@ def _paths() -> dict[str, Any]:
     }
     invite = {
         "type": "object",
-        "required": ["invite_id", "expires_at"],
+        "required": ["invite_id", "expires_at", "role"],
         "additionalProperties": False,
-        "properties": {"invite_id": B64U32, "expires_at": UNIX_TIME},
+        "properties": {
+            "invite_id": B64U32,
+            "expires_at": UNIX_TIME,
+            "role": {"type": "string", "enum": list(INVITABLE_ROLES)},
+        },
     }
     page_item = {
         "type": "object",
@@ -228,7 +245,11 @@ def _paths() -> dict[str, Any]:
             {
                 "type": "object",
                 "required": ["hash", "sequence"],
-                "properties": {"hash": HEX32, "sequence": COUNT},
+                "properties": {
+                    "hash": HEX32,
+                    # null for a removed member's post: the thread's count is not theirs.
+                    "sequence": {"oneOf": [COUNT, {"type": "null"}]},
+                },
             },
         ]
     }
@@ -283,7 +304,7 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/threads": {
             "post": _op(
-                "Create a thread (intimacy coordinators only)",
+                "Create a thread: any registered identity, which becomes its IC (a few a day)",
                 {"201": _ok("created", thread_only)},
                 body=thread_only,
                 errors=(400, 403, 409),
@@ -304,7 +325,8 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/threads/{thread}": {
             "get": _op(
-                "A thread's members and heads (members only)",
+                "A thread's members, coordinators and heads (members; a removed member sees "
+                "the thread as it stood at the removal)",
                 {
                     "200": _ok(
                         "the thread",
@@ -318,6 +340,8 @@ def _paths() -> dict[str, Any]:
                                 "envelope_count": COUNT,
                                 "members": {"type": "array", "items": member},
                                 "heads": {"type": "array", "items": HEX32},
+                                "coordinators": {"type": "array", "items": B64U32},
+                                "grants": {"type": "array", "items": grant},
                             },
                         },
                     )
@@ -328,7 +352,8 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/threads/{thread}/invites": {
             "post": _op(
-                "Register an invite by the hash of its secret (IC members only)",
+                "Register an invite by the hash of its secret, naming the role it admits "
+                "(coordinators only)",
                 {"201": _ok("registered", invite)},
                 body=invite,
                 errors=(400, 403, 404, 409),
@@ -349,9 +374,33 @@ def _paths() -> dict[str, Any]:
                 parameters=[THREAD],
             )
         },
+        "/v1/threads/{thread}/grants": {
+            "post": _op(
+                "Make a member co-coordinator by the creator's signed grant (logged)",
+                {
+                    "201": _ok(
+                        "granted and logged",
+                        {
+                            "allOf": [
+                                RECEIPT,
+                                {
+                                    "type": "object",
+                                    "required": ["grantee"],
+                                    "properties": {"grantee": B64U32},
+                                },
+                            ]
+                        },
+                    )
+                },
+                body={"type": "object", "description": "a thread grant, canonical JSON"},
+                errors=(400, 403, 404, 409, 422),
+                parameters=[THREAD],
+            )
+        },
         "/v1/threads/{thread}/members/{fingerprint}": {
             "delete": _op(
-                "Remove a member (an IC removes others; anyone may leave)",
+                "Remove a member (coordinators remove others, only the creator removes a "
+                "co-coordinator, nobody the creator; anyone but the creator may leave)",
                 {"204": {"description": "removed"}},
                 errors=(400, 403, 404, 409),
                 parameters=[THREAD, FINGERPRINT],
