@@ -386,3 +386,49 @@ async def test_thread_creation_is_limited_per_identity(
         assert (await api.call(ben, "POST", "/v1/threads", body)).status == 201
         clock.advance(86400)
         await open_thread(api, ana)
+
+
+# --- threads from before authority came from the thread ---------------------------------------
+
+
+async def test_existing_threads_keep_only_the_creator_as_ic_after_the_migration(
+    log_db: DbTarget, tmp_path: Path, clock: FakeClock
+) -> None:
+    from relay.migrations import downgrade, migrate
+
+    async with running_relay(log_db, tmp_path, clock) as api:
+        s = await _set(api, log_db)
+        assert (await api.call(s.ines, "DELETE", s.member(s.ana))).status == 204
+        clock.advance(10)
+        await open_thread(api, s.ines)  # another thread; Ben joins this one later
+        secret = os.urandom(32)
+        await invite(api, s.ines, s.thread, secret)
+        join = f"/v1/threads/{s.t}/join"
+        assert (await api.call(s.ben, "POST", join, _join_body(secret, s.thread, s.ben))).status
+    # Back to the schema of before: member roles, rosters and device owners do not exist, and
+    # a relay of then let Mal (identity role "ic") act as IC. Then forward again.
+    engine = log_db.make_engine()
+    try:
+        await downgrade(engine, "0004_log_cosignatures")
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+    async with running_relay(log_db, tmp_path, clock) as api:
+        s.api = api
+        described = (await api.call(s.ines, "GET", f"/v1/threads/{s.t}")).body
+        roles = {m["fingerprint"]: m["role"] for m in described["members"]}
+        assert roles == {
+            s.ines.fingerprint: "ic",
+            s.ana.fingerprint: "performer",
+            s.mal.fingerprint: "performer",
+            s.ben.fingerprint: "performer",
+        }
+        assert described["coordinators"] == [b64u_encode(s.ines.identity)]
+        await s.refused(403, api.call(s.mal, "DELETE", s.member(s.ines)))
+        invites = f"/v1/threads/{s.t}/invites"
+        await s.refused(403, api.call(s.mal, "POST", invites, _invite_body(api)))
+        # Ana, removed before Ben joined, does not see him; the device owners came back too.
+        seen = (await api.call(s.ana, "GET", f"/v1/threads/{s.t}")).body
+        assert s.ben.fingerprint not in {m["fingerprint"] for m in seen["members"]}
+        s.mal.records.append(certify_device(s.mal.key, s.ben.device.public, issued_at=int(clock())))
+        await s.refused(409, api.call(s.mal, "POST", "/v1/identities", s.mal.bundle()))

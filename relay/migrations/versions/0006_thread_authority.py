@@ -153,5 +153,6 @@ def downgrade() -> None:
         batch.drop_column("joined_roster")
         batch.drop_column("role")
     op.drop_index("ix_threads_creator_created_at", table_name="threads")
-    with op.batch_alter_table("threads") as batch:
-        batch.drop_column("roster")
+    # Not a batch: SQLite would recreate the table, which other tables' foreign keys name.
+    # Both databases drop a plain column in place (SQLite since 3.35).
+    op.execute("ALTER TABLE threads DROP COLUMN roster")
