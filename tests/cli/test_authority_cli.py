@@ -50,3 +50,16 @@ async def test_a_removed_performer_still_withdraws_and_members_see_the_coordinat
     assert withdrawn["told_ic"] is True
     told = await asyncio.to_thread(ines.cli, "inbox")
     assert any(i["kind"] == "withdrawal" for i in told["new"]), told
+
+    # A stolen laptop: Ben certifies a new device and revokes the old one, and withdraws.
+    replaced = await asyncio.to_thread(ben.cli, "id", "new-device", "--reason", "laptop stolen")
+    assert len(replaced["revoked_devices"]) == 1 and replaced["relays"] == [api.base]
+    await asyncio.to_thread(ben.cli, "withdraw", LIGHTHOUSE, "--reason", "after the theft")
+    told = await asyncio.to_thread(ines.cli, "inbox")
+    assert any(i["kind"] == "withdrawal" for i in told["new"]), told
+    # Ana revokes her identity (after her withdrawal): nothing she signs counts any more.
+    warned = await asyncio.to_thread(ana.refused, "id", "revoke")
+    assert "withdraw first" in warned
+    await asyncio.to_thread(ana.cli, "id", "revoke", "--yes")
+    late = await asyncio.to_thread(ana.refused, "withdraw", LIGHTHOUSE)
+    assert "revoked" in late, late
