@@ -23,6 +23,7 @@ from typing import Any
 from client.contacts import Contacts
 from client.errors import ClientError
 from client.negotiation.audience import RULES, audience
+from client.negotiation.brief import SceneRequests
 from client.negotiation.scene import Event, fold, step
 from client.negotiation.scene_state import SceneState
 from client.negotiation.statements import Participant, SceneBrief, Statement, parse
@@ -352,14 +353,15 @@ class SceneSession:
         )
         step(state, prospective)  # SceneRuleError: refused here, before anything is sent
         readers = audience(statement, sender=self.me, brief=brief)
-        if RULES[statement.PURPOSE] == "ic":
-            # What reaches "the IC" (a withdrawal, a check-in, a report) reaches every
-            # coordinator of the thread whose grant checks, so it lands even if the brief's IC
-            # has no device left; a coordinator without a device key is skipped.
+        if RULES[statement.PURPOSE] == "ic" and not isinstance(statement, SceneRequests):
+            # What a member sends "the IC" (a sheet, counter, withdrawal, check-in, report)
+            # reaches every coordinator of the thread whose grant checks, so it lands even if
+            # the brief's IC has no device left; a coordinator without a device is skipped.
+            # The director's requests stay on the sending IC's own devices.
             coordinators = {c.identity for c in await self.coordinators()}
             usable = {c for c in coordinators if (await self.history(c)).current_devices()}
             if usable:
-                readers = (readers - coordinators) | usable
+                readers = (readers - coordinators) | usable | {self.me}
         recipients = await self._recipients(readers)
         prev = self.cache.items[-1].envelope.hash if self.cache.items else None
         sealed = seal(
