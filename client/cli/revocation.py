@@ -101,6 +101,11 @@ def _args(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--relay", help="a relay to publish to besides those of your scenes")
 
 
+def _revoke_args(p: argparse.ArgumentParser) -> None:
+    _args(p, "identity key lost")
+    p.add_argument("--yes", action="store_true", help="yes, revoke it for good")
+
+
 for _command in [
     Command(
         ("id", "new-device"),
@@ -114,10 +119,7 @@ for _command in [
         id_revoke,
         "Revoke your identity for good (withdraw first: afterwards nothing it signs counts).",
         "closedset id revoke --reason 'key stolen' --yes",
-        lambda p: (
-            _args(p, "identity key lost"),
-            p.add_argument("--yes", action="store_true", help="yes, revoke it for good"),
-        ),
+        _revoke_args,
     ),
 ]:
     add_command(_command)

@@ -261,6 +261,11 @@ def _invite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--for", dest="for_", metavar="NAME", help="who it is for, to remind you")
 
 
+def _grant_args(p: argparse.ArgumentParser) -> None:
+    scene_arg(p)
+    p.add_argument("--to", required=True, metavar="NAME", help="the member, by name")
+
+
 for _command in [
     Command(
         ("scene", "new"),
@@ -307,10 +312,7 @@ for _command in [
         scene_grant,
         "IC (the scene's creator): make a member co-coordinator, by a signed, logged grant.",
         "closedset scene grant scene-12 --to 'Dana Reyes'",
-        lambda p: (
-            scene_arg(p),
-            p.add_argument("--to", required=True, metavar="NAME", help="the member, by name"),
-        ),
+        _grant_args,
     ),
 ]:
     add_command(_command)

@@ -267,18 +267,12 @@ async def describe(backend: Backend, caller: bytes, thread_id: bytes) -> ThreadI
             )
         child = aliased(StoredEnvelope)
         until = me.removed_after
+        named = and_(child.thread_id == thread_id, child.prev == StoredEnvelope.hash)
+        if until is not None:
+            named = and_(named, child.sequence <= until)  # a later child does not count
         heads_query = (
             select(StoredEnvelope.hash)
-            .where(
-                StoredEnvelope.thread_id == thread_id,
-                ~exists().where(
-                    and_(
-                        child.thread_id == thread_id,
-                        child.prev == StoredEnvelope.hash,
-                        True if until is None else child.sequence <= until,
-                    )
-                ),
-            )
+            .where(StoredEnvelope.thread_id == thread_id, ~exists().where(named))
             .order_by(StoredEnvelope.sequence.desc())
             .limit(MAX_HEADS)
         )
