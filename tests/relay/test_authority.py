@@ -409,7 +409,7 @@ async def test_existing_threads_keep_only_the_creator_as_ic_after_the_migration(
     # a relay of then let Mal (identity role "ic") act as IC. Then forward again.
     engine = log_db.make_engine()
     try:
-        await downgrade(engine, "0004_log_cosignatures")
+        await downgrade(engine, "0005_request_nonces")
         await migrate(engine)
     finally:
         await engine.dispose()
