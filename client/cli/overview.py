@@ -138,7 +138,7 @@ def thread_command(ctx: Context, args: argparse.Namespace) -> int:
 
     rows = in_scene(ctx, args.scene, work)
     ctx.emit(
-        {"statements": rows, "unreadable": []},
+        rows,
         lambda: (
             table(["index", "time", "from", "kind", "what"], thread.table_rows(rows))
             if rows

@@ -134,7 +134,7 @@ def privacy(c: Cast) -> str:
     refused_by = {c.ben.name: (b"open-mouth-kissing", b"hand-on-thigh-skin"), c.ana.name: ()}
     for p in (c.ana, c.ben):
         # `thread` fetches everything the relay has first
-        opened_rows = p.cli("thread", LIGHTHOUSE)["statements"]
+        opened_rows = p.cli("thread", LIGHTHOUSE)
         profile = p.profile()
         me = profile.identity_key
         held, opened = readable(profile)

@@ -86,7 +86,7 @@ def story(relay: str, tmp: Path, clock: Any) -> None:
     assert {f["code"] for f in status["flags"]} >= {"late-agreement"}
 
     # Widening after call time: a new act is refused before anything is sent.
-    sent_before = len(ic.cli("thread", "scene-7")["statements"])
+    sent_before = len(ic.cli("thread", "scene-7"))
     path = tmp / "wider.toml"
     ic.cli("rider", "template", "scene-7", "--out", str(path))
     path.write_text(
@@ -95,7 +95,7 @@ def story(relay: str, tmp: Path, clock: Any) -> None:
     )
     error = one_sentence(ic, "rider", "propose", "scene-7", str(path))
     assert "after call time a rider may only narrow" in error, error
-    assert len(ic.cli("thread", "scene-7")["statements"]) == sent_before
+    assert len(ic.cli("thread", "scene-7")) == sent_before
 
     # A member of the thread who is not in the brief cannot act in the scene.
     olga.cli("scene", "join", ic.cli("scene", "invite", "scene-7")["code"], "--alias", "late")
