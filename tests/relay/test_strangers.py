@@ -195,27 +195,43 @@ async def test_aiohttp_refusals_are_problems_that_echo_nothing(
 # --- requests are bound to one relay, and replays survive restarts ----------------------------
 
 
+def _same_log(first: Path, second: Path) -> None:
+    """A second relay on the first one's database keeps its log key (and signed-size record):
+    with another key it would refuse to start rather than fork the log (relay.logstate)."""
+    import shutil
+
+    shutil.copytree(
+        first / "relay-data",
+        second / "relay-data",
+        ignore=shutil.ignore_patterns("relay.db*"),
+        dirs_exist_ok=True,
+    )
+
+
 async def test_request_signed_for_another_relay_is_refused(
     log_db: DbTarget, tmp_path: Path, clock: FakeClock
 ) -> None:
     ic = Person.new("Ines", "ic")
-    async with (
-        running_relay(log_db, tmp_path / "a", clock) as a,
-        running_relay(log_db, tmp_path / "b", clock) as b,
-    ):
-        await a.register(ic)
-        await open_thread(a, ic)
-        # A captured GET /v1/threads from relay A, replayed to relay B (same database).
-        reply = await a.call(ic, "GET", "/v1/threads")
-        assert reply.status == 200 and reply.body["threads"]
-        method, target, body, headers = a.sent[-1]
-        replayed = await refused(log_db, 401, b.send(method, target, body, headers))
-        assert "does not verify for this relay" in replayed.body["detail"]
-        # And a captured stream upgrade.
-        upgrade = a.sign(ic, "GET", "/v1/stream", b"")
-        with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
-            await b.http.ws_connect(b.base + "/v1/stream", headers=upgrade)
-        assert refusal.value.status == 401
+    async with running_relay(log_db, tmp_path / "a", clock) as a:
+        _same_log(tmp_path / "a", tmp_path / "b")
+        async with running_relay(log_db, tmp_path / "b", clock) as b:
+            await _replayed_to_another_relay(log_db, a, b, ic)
+
+
+async def _replayed_to_another_relay(log_db: DbTarget, a: Api, b: Api, ic: Person) -> None:
+    await a.register(ic)
+    await open_thread(a, ic)
+    # A captured GET /v1/threads from relay A, replayed to relay B (same database).
+    reply = await a.call(ic, "GET", "/v1/threads")
+    assert reply.status == 200 and reply.body["threads"]
+    method, target, body, headers = a.sent[-1]
+    replayed = await refused(log_db, 401, b.send(method, target, body, headers))
+    assert "does not verify for this relay" in replayed.body["detail"]
+    # And a captured stream upgrade.
+    upgrade = a.sign(ic, "GET", "/v1/stream", b"")
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
+        await b.http.ws_connect(b.base + "/v1/stream", headers=upgrade)
+    assert refusal.value.status == 401
 
 
 async def test_replay_after_a_restart_is_refused(
@@ -394,6 +410,7 @@ async def test_idle_and_endless_smtp_sessions_are_closed_with_421(
         assert (await _smtp_line(reader)).startswith(b"421 4.4.2 No command for too long")
         assert await reader.read() == b""
         writer.close()
+    _same_log(tmp_path, tmp_path / "2")
     async with mail_relay(
         log_db, tmp_path / "2", smtp_idle_timeout=60, smtp_session_timeout=0.5
     ) as relay:
@@ -437,12 +454,14 @@ async def test_registration_is_rate_limited_and_capped_per_address(
         clock.advance(3601)
         await api.register(third)
     slow = {"registrations_per_identity": RateLimit(0.001, 2)}
+    _same_log(tmp_path, tmp_path / "2")
     async with running_relay(log_db, tmp_path / "2", clock, **slow) as api:
         someone = Person.new("D", "performer")
         await api.register(someone)
         await api.call(someone, "POST", "/v1/identities", someone.bundle())
         await refused(log_db, 429, api.call(someone, "POST", "/v1/identities", someone.bundle()))
     slow = {"registrations_per_address": RateLimit(0.001, 1)}
+    _same_log(tmp_path, tmp_path / "3")
     async with running_relay(log_db, tmp_path / "3", clock, **slow) as api:
         await api.register(Person.new("E", "performer"))
         other = Person.new("F", "performer")
