@@ -1,5 +1,7 @@
-"""Authority from the thread: member roles, invite roles, co-coordinator grants, the roster
-order of membership changes, removed members' post budget, and one device one identity.
+"""Authority from the thread: member and invite roles, grants, rosters, one device one identity.
+
+Member roles, invite roles, co-coordinator grants, the roster order of membership changes,
+removed members' post budget, and one device one identity.
 
 Existing threads: the creator's row becomes ``ic``; every other member becomes ``performer``
 (whatever role their identity states about itself), so a member who acted as IC only because
