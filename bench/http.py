@@ -674,6 +674,7 @@ async def setup_thread(base: str) -> tuple[list[Member], bytes, bytes]:
                 {
                     "invite_id": b64u_encode(invite_id(secret)),
                     "expires_at": int(time.time()) + 3600,
+                    "role": "performer",
                 },
             )
             await call(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from client.errors import ClientError
 from client.negotiate import SCENE_PURPOSE, unwrap
 from client.negotiation.statements import Statement
 from client.profile import Profile
@@ -41,8 +42,8 @@ def readable(profile: Profile) -> tuple[int, list[Readable]]:
                 if opened.context.purpose == SCENE_PURPOSE:
                     try:
                         statement = unwrap(opened.plaintext)
-                    except (KeysError, ValueError):
-                        statement = None
+                    except (KeysError, ClientError, ValueError, TypeError, KeyError):
+                        statement = None  # a member's bad envelope: readable bytes, no statement
                 found.append(
                     Readable(
                         path.stem,

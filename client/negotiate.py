@@ -22,7 +22,8 @@ from typing import Any
 
 from client.contacts import Contacts
 from client.errors import ClientError
-from client.negotiation.audience import audience
+from client.negotiation.audience import RULES, audience
+from client.negotiation.brief import SceneRequests
 from client.negotiation.scene import Event, fold, step
 from client.negotiation.scene_state import SceneState
 from client.negotiation.statements import Participant, SceneBrief, Statement, parse
@@ -31,7 +32,8 @@ from client.relay_client import PostedEnvelope, RelayClient
 from client.scenes import CachedEnvelope, RelayPins, SceneBook, SceneRef, ThreadCache
 from keys.encoding import b64u_decode, b64u_encode, canonical_json, parse_canonical_json
 from keys.envelope import THREAD_ID_SIZE, Envelope, Opened, Recipient, open_envelope, seal
-from keys.errors import DecryptionError, KeysError
+from keys.errors import KeysError
+from keys.grant import decode_grant, make_grant
 from keys.identity import Fingerprint, KeyHistory
 from keys.invite import SECRET_SIZE, Invite, JoinProofError, join_proof, verify_join_proof
 from keys.keystore import Keystore
@@ -60,6 +62,55 @@ def unwrap(plaintext: bytes) -> Statement:
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """An envelope addressed to one of this person's devices that does not open, verify or
+    parse as a scene statement: skipped by every reader, reported once per command."""
+
+    sender: bytes
+    log_index: int
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sender": Fingerprint.of(self.sender).compact,
+            "log_index": self.log_index,
+            "reason": self.reason,
+        }
+
+    def __str__(self) -> str:
+        return f"log index {self.log_index} from {Fingerprint.of(self.sender)}: {self.reason}"
+
+
+# What a member's bytes can make the layers below raise: the trust core's refusals, the
+# domain's own (StatementError is a ClientError), and the parsers' ValueError/TypeError.
+_UNREADABLE = (KeysError, ClientError, ValueError, TypeError, KeyError)
+
+
+@dataclass(frozen=True)
+class Coordinator:
+    """A coordinator of the scene's thread: its creator, or a member the creator granted."""
+
+    identity: bytes
+    name: str
+    granted_by: str | None
+    """The granter's name; None for the creator (the thread's IC by creating it)."""
+    log_index: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fingerprint": Fingerprint.of(self.identity).compact,
+            "granted_by": self.granted_by,
+            "log_index": self.log_index,
+        }
+
+    def __str__(self) -> str:
+        if self.granted_by is None:
+            return f"{self.name} is the IC (created the scene)"
+        return f"{self.name} is now co-coordinator, granted by {self.granted_by}"
+
+
+@dataclass(frozen=True)
 class OpenedStatement:
     """One envelope of the scene that this person could open, with its place in the log."""
 
@@ -79,6 +130,9 @@ class SceneSession:
     cache: ThreadCache = field(init=False)
     _histories: dict[bytes, KeyHistory] = field(default_factory=dict, init=False)
     _opened: list[OpenedStatement] | None = field(default=None, init=False)
+    _unreadable: list[Unreadable] = field(default_factory=list, init=False)
+    _creator: bytes | None = field(default=None, init=False)
+    """The thread's creator, its IC (from the relay's thread description)."""
 
     def __post_init__(self) -> None:
         self.cache = ThreadCache(self.profile.home, self.scene.thread_id)
@@ -114,7 +168,12 @@ class SceneSession:
         if added:
             self.cache.save()
             self._opened = None
-        # A sender's role comes from their own identity record, proven logged by the relay.
+        # Authority comes from the thread: its creator is the IC (an identity's own stated
+        # role is a self-description and decides nothing here).
+        detail = await self.relay.thread(self.scene.thread_id)
+        creator = b64u_decode(detail["creator"], length=32, what="thread creator")
+        if creator != self._creator:
+            self._creator, self._opened = creator, None
         for sender in {item.envelope.context.sender for item in self.cache.items}:
             await self.history(sender)
         return added
@@ -128,19 +187,29 @@ class SceneSession:
         return self.cache.withheld()
 
     def opened(self) -> list[OpenedStatement]:
-        """Every statement of the thread this profile can open, in log order."""
+        """Every statement of the thread this profile can open, in log order.
+
+        An envelope addressed to one of our devices that does not decrypt, verify or parse
+        as a scene statement is skipped (it stays in the log and the cache) and listed in
+        :attr:`unreadable`: one member's bad envelope never silences the scene for others.
+        """
         if self._opened is not None:
             return self._opened
         devices = self.profile.device_keys()
         result: list[OpenedStatement] = []
+        unreadable: list[Unreadable] = []
         for cached in self.cache.items:
-            opened = _open_any(cached.envelope, devices)
-            if opened is None or opened.context.purpose != SCENE_PURPOSE:
-                continue
             try:
+                opened = _open_any(cached.envelope, devices)
+                if opened is None:
+                    continue  # not addressed to any of our devices
+                if opened.context.purpose != SCENE_PURPOSE:
+                    raise SceneError(f"its purpose is {opened.context.purpose}, not a scene's")
                 statement = unwrap(opened.plaintext)
-            except (KeysError, ValueError):
-                continue  # a member sent something this version cannot read; the log keeps it
+            except _UNREADABLE as exc:
+                sender = cached.envelope.context.sender
+                unreadable.append(Unreadable(sender, cached.index, str(exc) or type(exc).__name__))
+                continue
             event = Event(
                 sender=opened.sender,
                 role=self._role_of(opened.sender, result),
@@ -151,7 +220,14 @@ class SceneSession:
             )
             result.append(OpenedStatement(event, opened, cached))
         self._opened = result
+        self._unreadable = unreadable
         return result
+
+    @property
+    def unreadable(self) -> list[Unreadable]:
+        """The envelopes addressed to us that :meth:`opened` had to skip, in log order."""
+        self.opened()
+        return list(self._unreadable)
 
     def events(self) -> list[Event]:
         return [item.event for item in self.opened()]
@@ -167,13 +243,16 @@ class SceneSession:
         return brief
 
     def _role_of(self, sender: bytes, earlier: Iterable[OpenedStatement]) -> Any:
-        """The role the scene gives the sender, else the one their identity record states."""
+        """The role the scene's brief gives the sender; before any brief, ``ic`` for the
+        thread's creator and ``performer`` for everyone else, whatever their identity says."""
         for item in reversed(list(earlier)):
             statement = item.event.statement
             if isinstance(statement, SceneBrief) and sender in statement.members:
                 return statement.participant(sender).role
-        history = self.profile.history if sender == self.me else self._histories.get(sender)
-        return history.role if history is not None else "performer"
+        creator = self._creator
+        if creator is None and self.scene.role == "ic":
+            creator = self.me  # not synced yet: a scene this profile created
+        return "ic" if sender == creator else "performer"
 
     # --- people ----------------------------------------------------------------------------
 
@@ -193,6 +272,38 @@ class SceneSession:
     async def members(self) -> list[dict[str, Any]]:
         detail = await self.relay.thread(self.scene.thread_id)
         return [m for m in detail["members"] if m.get("removed_at") is None]
+
+    async def coordinators(self) -> list[Coordinator]:
+        """Who coordinates the scene: the thread's creator and every co-coordinator whose
+        grant this client verified (signed by the creator, for this thread, and logged)."""
+        detail = await self.relay.thread(self.scene.thread_id)
+        creator = b64u_decode(detail["creator"], length=32, what="thread creator")
+        current = {b64u_decode(c, length=32) for c in detail.get("coordinators", [])}
+        found = [Coordinator(creator, (await self.history(creator)).name, None, None)]
+        for shown in detail.get("grants", []):
+            try:
+                grant = decode_grant(canonical_json(shown["grant"]))
+            except (KeysError, KeyError, TypeError) as exc:
+                raise SceneError(f"The relay showed a grant that does not verify: {exc}") from exc
+            if grant.granter != creator or grant.thread != self.scene.thread_id:
+                raise SceneError("The relay showed a grant the scene's creator did not make.")
+            if grant.grantee in current:
+                name = (await self.history(grant.grantee)).name
+                by = (await self.history(grant.granter)).name
+                found.append(Coordinator(grant.grantee, name, by, int(shown["index"])))
+        return found
+
+    async def grant_coordinator(self, member: bytes) -> int:
+        """The creator makes ``member`` a co-coordinator; returns the grant's log index."""
+        grant = make_grant(
+            self.profile.signing_key(),
+            thread=self.scene.thread_id,
+            grantee=member,
+            role="ic",
+            issued_at=self.now(),
+        )
+        receipt = await self.relay.grant(self.scene.thread_id, grant.to_bytes())
+        return receipt.index
 
     async def send_brief(self, draft: Draft, **changes: Any) -> SceneBrief:
         """IC: send (or re-send) the brief naming every performer whose join proof checks."""
@@ -227,8 +338,10 @@ class SceneSession:
             except KeysError as exc:
                 problems.append(f"{history.name} ({history.fingerprint}): {exc}")
                 continue
-            if history.role != "performer":
-                problems.append(f"{history.name} is registered as {history.role}, not performer.")
+            role = member.get("role")
+            if role != "performer":
+                # The thread's role (the invite named it), not the identity's own claim.
+                problems.append(f"{history.name} joined as {role}, not as a performer.")
                 continue
             admitted.append(Participant(identity, "performer", history.name))
         return admitted, problems
@@ -261,6 +374,15 @@ class SceneSession:
         )
         step(state, prospective)  # SceneRuleError: refused here, before anything is sent
         readers = audience(statement, sender=self.me, brief=brief)
+        if RULES[statement.PURPOSE] == "ic" and not isinstance(statement, SceneRequests):
+            # What a member sends "the IC" (a sheet, counter, withdrawal, check-in, report)
+            # reaches every coordinator of the thread whose grant checks, so it lands even if
+            # the brief's IC has no device left; a coordinator without a device is skipped.
+            # The director's requests stay on the sending IC's own devices.
+            coordinators = {c.identity for c in await self.coordinators()}
+            usable = {c for c in coordinators if (await self.history(c)).current_devices()}
+            if usable:
+                readers = (readers - coordinators) | usable | {self.me}
         recipients = await self._recipients(readers)
         prev = choose_prev(self.cache.items, {r.identity for r in recipients})
         sealed = seal(
@@ -274,7 +396,8 @@ class SceneSession:
         posted = await self.relay.post(sealed.envelope)
         cached = CachedEnvelope(
             sealed.envelope,
-            posted.sequence,
+            # None: we were removed (the relay numbers nothing past our removal for us).
+            self.cache.last_sequence if posted.sequence is None else posted.sequence,
             posted.receipt.index,
             posted.receipt.received_ms,
             posted.reader_sequence,
@@ -289,6 +412,7 @@ class SceneSession:
 
     async def _recipients(self, readers: Iterable[bytes]) -> list[Recipient]:
         recipients: list[Recipient] = []
+        owners: dict[bytes, KeyHistory] = {}
         for identity in sorted(readers):
             history = await self.history(identity)
             devices = history.current_devices()
@@ -296,6 +420,10 @@ class SceneSession:
                 raise SceneError(
                     f"{history.name} has no valid device key; ask them to re-register."
                 )
+            for device in devices:
+                if device in owners:
+                    raise SceneError(_shared_device(device, owners[device], history))
+                owners[device] = history
             recipients.extend(Recipient(identity, device) for device in devices)
         return recipients
 
@@ -311,14 +439,29 @@ def choose_prev(items: list[CachedEnvelope], audience: set[bytes]) -> bytes | No
     return items[-1].envelope.hash if items else None
 
 
+def _shared_device(device: bytes, one: KeyHistory, other: KeyHistory) -> str:
+    """Who is responsible when two identities certified the same device key (relays refuse
+    that since; an older relay may hold it): the one who certified it later copied it."""
+
+    def since(history: KeyHistory) -> int:
+        return min(s.since for s in history.spans if s.device == device)
+
+    first, later = sorted((one, other), key=since)
+    return (
+        f"{later.name} ({later.fingerprint}) certified a device key that {first.name} "
+        f"({first.fingerprint}) certified first, so no envelope can reach both; "
+        f"{later.name} is responsible: remove them from the scene or ask them to certify a "
+        "device key of their own, then send again."
+    )
+
+
 def _open_any(envelope: Envelope, devices: list[Any]) -> Opened | None:
+    """Open with the first of our devices it is addressed to; None if addressed to none.
+    A failure to decrypt or verify raises (the caller reports it as unreadable)."""
     public = {r.device for r in envelope.context.recipients}
     for device in devices:
         if bytes(device.public_key) in public:
-            try:
-                return open_envelope(envelope, device)
-            except DecryptionError:
-                return None
+            return open_envelope(envelope, device)
     return None
 
 
@@ -414,11 +557,8 @@ async def ensure_registered(profile: Profile, relay: RelayClient) -> None:
 async def create_scene(
     profile: Profile, relay: RelayClient, book: SceneBook, alias: str, draft: Draft
 ) -> SceneRef:
-    """IC: open the scene's thread on the relay and keep the draft brief (in the keystore)."""
-    if profile.history.role != "ic":
-        raise SceneError(
-            f"Only an intimacy coordinator creates scenes; your role is {profile.history.role}."
-        )
+    """Open the scene's thread on the relay (its creator is its IC, whatever role the identity
+    states about itself) and keep the draft brief (in the keystore)."""
     await ensure_registered(profile, relay)
     thread = random_bytes(THREAD_ID_SIZE)
     await relay.create_thread(thread)
@@ -443,7 +583,13 @@ def draft_of(profile: Profile, scene: SceneRef) -> Draft:
 
 
 async def create_invite(
-    profile: Profile, relay: RelayClient, scene: SceneRef, *, ttl: int, now: int
+    profile: Profile,
+    relay: RelayClient,
+    scene: SceneRef,
+    *,
+    ttl: int,
+    now: int,
+    role: str = "performer",
 ) -> Invite:
     """IC: a single-use invite code; its secret stays in the keystore to check the join."""
     invite = Invite(
@@ -452,10 +598,11 @@ async def create_invite(
         inviter=profile.identity_key,
         secret=random_bytes(SECRET_SIZE),
         expires_at=now + ttl,
+        role=role,
     )
     _keystore(profile).put(INVITE_SECRET_PREFIX + b64u_encode(invite.invite_id), invite.secret)
     _keystore(profile).save()
-    await relay.create_invite(scene.thread_id, invite.invite_id, invite.expires_at)
+    await relay.create_invite(scene.thread_id, invite.invite_id, invite.expires_at, invite.role)
     return invite
 
 
@@ -467,15 +614,23 @@ async def join_scene(
     inviter, _ = await relay.lookup(invite.inviter_fingerprint, invite_id=invite.invite_id)
     if inviter.identity_key != invite.inviter:
         raise SceneError("The relay's record of the inviter does not match the invite code.")
-    if inviter.role != "ic":
-        raise SceneError(f"The invite comes from {inviter.name}, who is not an IC; do not join.")
+    proof = join_proof(invite.secret, invite.thread, profile.identity_key)
+    await relay.join(invite.thread, invite.invite_id, proof)
+    # Authority comes from the thread: the inviter must be one of its coordinators (the relay
+    # only lets coordinators invite; check it, and leave again if it is not so).
+    detail = await relay.thread(invite.thread)
+    coordinators = {b64u_decode(c, length=32) for c in detail.get("coordinators", [])}
+    if invite.inviter not in coordinators:
+        await relay.remove_member(invite.thread, Fingerprint.of(profile.identity_key))
+        raise SceneError(
+            f"The invite comes from {inviter.name}, who is not a coordinator of this scene; "
+            "you left it again. Ask the scene's IC for an invite."
+        )
     contacts = Contacts.load(profile.home / CONTACTS_FILE)
     contacts.add(inviter)
     contacts.save()
-    proof = join_proof(invite.secret, invite.thread, profile.identity_key)
-    await relay.join(invite.thread, invite.invite_id, proof)
     scene = book.add(
-        SceneRef(book.unique_alias(alias), invite.relay, b64u_encode(invite.thread), "performer")
+        SceneRef(book.unique_alias(alias), invite.relay, b64u_encode(invite.thread), invite.role)
     )
     book.save()
     return scene, inviter

@@ -53,7 +53,8 @@ class LogKeyMismatchError(ClientError):
 @dataclass(frozen=True)
 class PostedEnvelope:
     hash: bytes
-    sequence: int
+    sequence: int | None
+    """None when we were removed from the thread (the relay does not tell us its count)."""
     receipt: VerifiedReceipt
     reader_sequence: int | None = None
     """The sender's own per-reader number for it (docs/api.md, "Readers")."""
@@ -249,7 +250,9 @@ class RelayClient:
         """Fetch someone's identity history and verify it and the log receipts of its records.
 
         The relay answers only for ourselves, people we share a thread with, and (with
-        ``invite_id``) the members of the thread an invite we hold is for.
+        ``invite_id``) the members of the thread an invite we hold is for. Signed: the relay
+        then limits it per identity, not per address (a cast on one Wi-Fi shares an address),
+        so nobody else's traffic stops a withdrawal.
         """
         query = "" if invite_id is None else f"?invite={b64u_encode(invite_id)}"
         answer = await self._request("GET", f"/v1/identities/{fingerprint.compact}{query}")
@@ -279,8 +282,12 @@ class RelayClient:
         result: dict[str, Any] = await self._request("GET", f"/v1/threads/{b64u_encode(thread)}")
         return result
 
-    async def create_invite(self, thread: bytes, invite_id: bytes, expires_at: int) -> None:
-        body = self._json({"invite_id": b64u_encode(invite_id), "expires_at": expires_at})
+    async def create_invite(
+        self, thread: bytes, invite_id: bytes, expires_at: int, role: str = "performer"
+    ) -> None:
+        body = self._json(
+            {"invite_id": b64u_encode(invite_id), "expires_at": expires_at, "role": role}
+        )
         await self._request("POST", f"/v1/threads/{b64u_encode(thread)}/invites", body)
 
     async def join(self, thread: bytes, invite_id: bytes, proof: bytes) -> dict[str, Any]:
@@ -289,6 +296,11 @@ class RelayClient:
             "POST", f"/v1/threads/{b64u_encode(thread)}/join", body
         )
         return result
+
+    async def grant(self, thread: bytes, grant: bytes) -> VerifiedReceipt:
+        """Send the creator's signed grant (``keys.grant``); its receipt is verified."""
+        answer = await self._request("POST", f"/v1/threads/{b64u_encode(thread)}/grants", grant)
+        return await self.verify(answer, grant, RecordType.THREAD_GRANT)
 
     async def remove_member(self, thread: bytes, member: Fingerprint) -> None:
         await self._request("DELETE", f"/v1/threads/{b64u_encode(thread)}/members/{member.compact}")
@@ -300,9 +312,15 @@ class RelayClient:
         thread = b64u_encode(envelope.context.thread)
         answer = await self._request("POST", f"/v1/threads/{thread}/envelopes", data)
         receipt = await self.verify(answer, data, RecordType.ENVELOPE)
+        # None: we were removed from the thread (the relay tells us no number then), or we
+        # are not among the envelope's recipients.
+        sequence = answer.get("sequence")
         own = answer.get("reader_sequence")
         return PostedEnvelope(
-            envelope.hash, int(answer["sequence"]), receipt, None if own is None else int(own)
+            envelope.hash,
+            None if sequence is None else int(sequence),
+            receipt,
+            None if own is None else int(own),
         )
 
     async def page(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from client.errors import ClientError
-from client.negotiate import scene_session
+from client.negotiate import Unreadable, scene_session
 from client.profile import Profile
 from client.scenes import SceneBook, SceneRef
 from client.views.people import Names
@@ -23,15 +23,21 @@ from client.views.thread import row
 class Inbox:
     items: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    unreadable: list[Unreadable] = field(default_factory=list)
+    """Envelopes addressed to us that no reader can use (see ``SceneSession.opened``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"new": self.items, "problems": self.problems}
 
 
 async def new_in_scene(
-    profile: Profile, scene: SceneRef, clock: Callable[[], float] = time.time
+    profile: Profile,
+    scene: SceneRef,
+    clock: Callable[[], float] = time.time,
+    unreadable: list[Unreadable] | None = None,
 ) -> list[dict[str, Any]]:
-    """What others sent to this scene since ``scene.seen``; moves the marker forward."""
+    """What others sent to this scene since ``scene.seen``; moves the marker forward.
+    Envelopes that cannot be read are skipped and added to ``unreadable``."""
     async with scene_session(profile, scene, clock) as session:
         await session.sync()
         state = session.state()
@@ -43,6 +49,8 @@ async def new_in_scene(
             if (item.cached.reader_sequence or 0) > scene.seen and item.event.sender != session.me
         ]
         scene.seen = session.cache.last_sequence
+        if unreadable is not None:
+            unreadable.extend(session.unreadable)
     return found
 
 
@@ -51,7 +59,7 @@ async def check_inbox(profile: Profile, clock: Callable[[], float] = time.time) 
     inbox = Inbox()
     for scene in book:
         try:
-            inbox.items += await new_in_scene(profile, scene, clock)
+            inbox.items += await new_in_scene(profile, scene, clock, inbox.unreadable)
         except ClientError as exc:
             inbox.problems.append(f"{scene.alias}: {exc}")
     book.save()

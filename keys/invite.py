@@ -19,6 +19,7 @@ from typing import Any
 from keys.encoding import b64u_decode, b64u_encode, canonical_json, parse_canonical_json
 from keys.errors import EncodingError, LimitError, VerificationError
 from keys.identity import MAX_TIME, Fingerprint
+from keys.roles import INVITABLE_ROLES
 
 PREFIX = "closedset-invite:v1:"
 SECRET_SIZE = 32
@@ -27,7 +28,7 @@ MAX_RELAY_URL = 256
 MAX_CODE_LENGTH = 1024
 INVITE_ID_DOMAIN = b"closedset/invite-id/v1\x00"
 JOIN_DOMAIN = b"closedset/join/v1\x00"
-_FIELDS = frozenset({"relay", "thread", "inviter", "secret", "expires_at"})
+_FIELDS = frozenset({"relay", "thread", "inviter", "secret", "expires_at", "role"})
 
 
 class JoinProofError(VerificationError):
@@ -41,6 +42,14 @@ class Invite:
     inviter: bytes
     secret: bytes
     expires_at: int
+    role: str = "performer"
+    """The thread role the invite admits (``keys.roles``); the relay enforces it."""
+
+    def __post_init__(self) -> None:
+        if self.role not in INVITABLE_ROLES:
+            raise EncodingError(
+                f"An invite admits one of {', '.join(INVITABLE_ROLES)}, not {self.role!r}."
+            )
 
     @property
     def inviter_fingerprint(self) -> Fingerprint:
@@ -57,6 +66,7 @@ class Invite:
             "inviter": b64u_encode(self.inviter),
             "secret": b64u_encode(self.secret),
             "expires_at": self.expires_at,
+            "role": self.role,
         }
 
     def encode(self) -> str:
@@ -96,6 +106,7 @@ class Invite:
             inviter=b64u_decode(value["inviter"], length=32, what="inviter key"),
             secret=b64u_decode(value["secret"], length=SECRET_SIZE, what="invite secret"),
             expires_at=expires_at,
+            role=value["role"] if isinstance(value["role"], str) else "",
         )
 
 

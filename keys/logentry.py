@@ -25,6 +25,8 @@ class RecordType(IntEnum):
     """The canonical bytes of an envelope the relay accepted."""
     IDENTITY_RECORD = 2
     """The canonical bytes of an identity record: registration, device key, rotation, revocation."""
+    THREAD_GRANT = 3
+    """The canonical bytes of a thread grant (``keys.grant``): a creator's co-coordinator."""
 
 
 class EntryFormatError(EncodingError, ValueError):

@@ -6,7 +6,8 @@ is written only on a first start), sequencer. A failure at startup is a
 :class:`relay.logstate.StartupError`: one sentence naming the database (without its password),
 the key file or the migration. Cleanup: the sequencer finishes the round in flight, streams are
 ended, the engine is disposed. Middlewares, outermost first: problem+json, database trouble
-(503), per-address rate and body size, signatures, per-identity rate.
+(503), body size and per-address rate (unsigned requests), signatures, per-identity rate (and
+per-address for signatures that failed), revoked identities.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from relay.http import envelopes, identities, mailkey, stream, threads
 from relay.http.auth import REPLAY_GUARD, auth_middleware, public
 from relay.http.common import BACKEND, CLOCK
 from relay.http.errors import problem_middleware
-from relay.http.limits import address_limit_middleware, identity_limit_middleware
+from relay.http.limits import TokenBuckets, address_limit_middleware, identity_limit_middleware
 from relay.http.openapi import openapi_document
 from relay.http.replay import ReplayGuard
+from relay.http.revoked import revocation_middleware
 from relay.http.trouble import RETRY_AFTER_SECONDS, database_trouble_middleware
 from relay.log.entry import RecordType
 from relay.log.http import LOG_STORE, add_log_routes
@@ -61,6 +63,7 @@ def create_app(
     PostgreSQL schema); either way the application disposes of it at cleanup.
     """
     limits = config.limits
+    addresses = TokenBuckets(limits.per_address)
     app = web.Application(
         client_max_size=limits.max_body_bytes,
         # aiohttp's own default keeps an idle connection for an hour (relay.http.server
@@ -69,13 +72,14 @@ def create_app(
         middlewares=[
             problem_middleware,
             database_trouble_middleware,
-            address_limit_middleware(
-                limits.per_address, limits.max_body_bytes, clock, limits.body_timeout
-            ),
+            address_limit_middleware(addresses, limits.max_body_bytes, clock, limits.body_timeout),
             auth_middleware(
                 max_skew=limits.clock_skew, clock=clock, authority=_authority(config.public_url)
             ),
-            identity_limit_middleware(limits.per_identity, clock, limits.requests_per_identity),
+            identity_limit_middleware(
+                limits.per_identity, clock, limits.requests_per_identity, addresses
+            ),
+            revocation_middleware(),
         ],
     )
     app[CONFIG] = config
@@ -145,7 +149,9 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
         )
         recorder.note(sequencer.tree_size)
         # Envelope rows are checked and written once per round, inside its transaction.
-        sequencer.add_round_writer(RecordType.ENVELOPE, envelope_service.write_round)
+        sequencer.add_round_writer(
+            RecordType.ENVELOPE, envelope_service.round_writer(config.limits.removed_post_budget)
+        )
         sessions = session_factory(engine)
         app[REPLAY_GUARD] = ReplayGuard(engine)
         app[BACKEND] = Backend(

@@ -73,6 +73,11 @@ class Limits:
     registrations_per_identity: RateLimit = field(default_factory=lambda: RateLimit(0.05, 5))
     identities_per_address_hour: int = 10
     """New identities one address may register in any hour."""
+    threads_per_day: int = 20
+    """Threads one identity may create in 24 hours."""
+    removed_post_budget: int = 16
+    """Envelopes a removed member may still send a thread's coordinators (withdraw, check in,
+    report): their own budget, which nobody else's action can spend."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +249,8 @@ def _limits(raw: Any) -> Limits:
         "streams_per_identity",
         "smtp_sessions_per_address",
         "identities_per_address_hour",
+        "threads_per_day",
+        "removed_post_budget",
     ):
         if name in raw:
             values[name] = _positive_int(raw[name], f"limits.{name}")

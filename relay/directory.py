@@ -4,16 +4,19 @@ An identity registers with its bundle (``keys.identity.encode_history``) and lat
 (new device, rotation, revocation) by sending the whole history again. The relay accepts a
 bundle only from the identity itself and only if it keeps every stored record, byte for byte,
 as a prefix: a history is never rewritten, only extended, and every new record is logged.
+One device, one identity: a device key another identity already certified is refused, naming
+that identity (two identities sharing a device key could never be addressed together).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from keys.encoding import b64u_decode, b64u_encode
 from keys.errors import EncodingError, LimitError, VerificationError
-from keys.identity import KeyHistory, decode_history
-from keys.statement import Statement
+from keys.identity import Fingerprint, KeyHistory, decode_history
+from keys.statement import DEVICE_CERTIFICATE, DEVICE_ROTATION, Statement
 from relay.errors import (
     ConflictError,
     InvalidRequestError,
@@ -64,6 +67,32 @@ def check_extension(history: KeyHistory, caller: bytes, stored: Sequence[bytes])
             "identity; a history can only grow, so start from the stored bundle."
         )
     return Extension(history, len(stored))
+
+
+def certified_device(record: Statement) -> bytes | None:
+    """The device key a record starts (a certificate or a rotation's new key), if any."""
+    if record.purpose == DEVICE_CERTIFICATE:
+        return b64u_decode(record.body["device"], length=32)
+    if record.purpose == DEVICE_ROTATION:
+        return b64u_decode(record.body["new_device"], length=32)
+    return None
+
+
+def new_devices(extension: Extension) -> list[bytes]:
+    return [d for r in extension.new_records if (d := certified_device(r)) is not None]
+
+
+def check_devices(extension: Extension, owners: Mapping[bytes, bytes]) -> None:
+    """Refuse a new device key that ``owners`` (device key -> identity key) gives to another."""
+    me = extension.history.identity_key
+    for device in new_devices(extension):
+        owner = owners.get(device)
+        if owner is not None and owner != me:
+            raise ConflictError(
+                f"The device key {b64u_encode(device)} is already certified by the identity "
+                f"{Fingerprint.of(owner)}; a device key belongs to one identity only, so "
+                "generate a new device key (`closedset id new-device`) and certify that one."
+            )
 
 
 def device_blob(history: KeyHistory) -> bytes:

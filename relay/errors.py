@@ -6,12 +6,15 @@ The tree (the HTTP status each maps to is in ``relay.http.errors``)::
     +-- InvalidRequestError      malformed input: not the expected JSON, bad base64   (400)
     +-- NotAllowedError          the caller may not do this                           (403)
     |   +-- NotAMemberError      the caller is not (or no longer) a member            (403)
+    |   +-- RevokedError         the caller's identity was revoked                    (403)
+    |   +-- BudgetSpentError     a removed member used up their posts to coordinators (403)
     +-- NotFoundError            no such identity, thread, invite or envelope         (404)
     +-- ConflictError            contradicts what is stored                           (409)
     |   +-- InviteUsedError      the invite was already used                          (409)
     |   +-- UnknownPreviousError the previous-envelope hash is not in the thread      (409)
     +-- InviteExpiredError       the invite expired                                   (410)
     +-- TooLargeError            a size or count over the relay's limit               (413)
+    +-- TooManyError             too many of something per identity per day           (429)
     +-- UnprocessableError       well formed but inconsistent with the thread         (422)
 
 Foreign exceptions (``keys`` errors) are converted where they are caught, with ``from``.
@@ -36,6 +39,14 @@ class NotAMemberError(NotAllowedError):
     """The caller is not a current member of the thread."""
 
 
+class RevokedError(NotAllowedError):
+    """The caller's identity was revoked: the relay accepts nothing it signs."""
+
+
+class BudgetSpentError(NotAllowedError):
+    """A removed member has sent as many envelopes to the coordinators as the relay allows."""
+
+
 class NotFoundError(RelayError):
     """The identity, thread, invite or envelope does not exist (or is not visible to the caller)."""
 
@@ -58,6 +69,15 @@ class InviteExpiredError(RelayError):
 
 class TooLargeError(RelayError):
     """A body size or a count is over the relay's configured limit."""
+
+
+class TooManyError(RelayError):
+    """The caller did something more often than the relay allows per identity (say, threads
+    created in a day); ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, retry_after: int = 3600) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class UnprocessableError(RelayError):

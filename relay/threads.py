@@ -1,15 +1,26 @@
-"""Thread rules, pure: who may create, invite, join, remove, post and read; time is passed in.
+"""Thread rules, pure: who may create, invite, join, grant, remove, post and read; time is
+passed in.
 
-Membership: the creator (an IC) is the first member; others join with a single-use,
-expiring invite. An IC member may remove any other member; any member may leave (remove
-themself), except the last IC, so a thread always has someone who can invite. A removed
-member cannot rejoin the same thread, post, or read envelopes sequenced after the removal.
+Authority comes from the thread, never from the ``role`` an identity states about itself
+(``keys.roles``). The creator is the thread's IC and its first member; nobody can remove the
+creator and the creator cannot leave. Another member becomes a co-coordinator only by the
+creator's signed, logged grant (``keys.grant``); a co-coordinator cannot grant others, and
+only the creator removes one. Others join with a single-use, expiring invite that names the
+role it admits. A coordinator may invite and may remove members who are not coordinators; any
+member but the creator may leave. A revoked identity can do nothing. If the creator's identity
+is revoked, the co-coordinators keep their powers and nobody can grant new ones.
+
+A removed member cannot rejoin, read envelopes sequenced after the removal, or learn anything
+of the thread past it, but may still post, within a small budget of their own, envelopes
+addressed only to the thread's coordinators and their own devices: a withdrawal, a check-in or
+a report always lands.
 
 Envelope admission, in this order (docs/api.md lists the statuses): the relay's recipient
 cap, the outer signature, sender == caller, the envelope's thread == the URL's thread, the
-sender is a current member, every recipient is a current member and every recipient device
-is one of that member's current device keys. Previous hash and duplicates need storage and
-are checked by ``relay.service.envelopes``.
+sender is a member whose identity is not revoked, and then for a current member every
+recipient is a current member's current device key; for a removed member every recipient is a
+current coordinator's device or the sender's own, within the budget. Previous hash and
+duplicates need storage and are checked by ``relay.service.envelopes``.
 """
 
 from __future__ import annotations
@@ -19,8 +30,11 @@ from dataclasses import dataclass
 
 from keys.envelope import Envelope
 from keys.errors import EncodingError, KeysError, LimitError
+from keys.grant import Grant
 from keys.identity import Fingerprint
+from keys.roles import INVITABLE_ROLES, THREAD_ROLES, thread_role
 from relay.errors import (
+    BudgetSpentError,
     ConflictError,
     InvalidRequestError,
     InviteExpiredError,
@@ -28,11 +42,14 @@ from relay.errors import (
     NotAllowedError,
     NotAMemberError,
     NotFoundError,
+    RevokedError,
     TooLargeError,
+    TooManyError,
     UnprocessableError,
 )
 
 IC_ROLE = "ic"
+DAY = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +58,24 @@ class MemberState:
 
     identity_key: bytes
     role: str
+    """The member's role in this thread (``keys.roles``), never the identity's own claim."""
     devices: frozenset[bytes]
     removed_after: int | None = None
     """None while a member; after removal, the last sequence the member may still read."""
+    creator: bool = False
+    revoked: bool = False
+    """The identity was revoked: it can do nothing, and it has no device left."""
+    posts_after_removal: int = 0
 
     @property
     def current(self) -> bool:
         return self.removed_after is None
+
+    @property
+    def coordinates(self) -> bool:
+        """A coordinator right now: a current, unrevoked member in a coordinating role."""
+        role = thread_role(self.role)
+        return self.current and not self.revoked and role is not None and role.coordinates
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +83,32 @@ class InviteState:
     thread_id: bytes
     expires_at: int
     used: bool
+    role: str = "performer"
 
 
-def check_create_thread(role: str | None) -> None:
-    if role is None:
-        raise NotAllowedError("Register your identity with the relay before creating a thread.")
-    if role != IC_ROLE:
-        raise NotAllowedError(
-            f"Only an intimacy coordinator can create a thread; your identity's role is {role}."
+def check_not_revoked(revoked: bool) -> None:
+    """Every signed request, and every envelope however it arrives: not a revoked identity."""
+    if revoked:
+        raise RevokedError(
+            "This identity was revoked, so the relay accepts nothing it signs; use your new "
+            'identity (docs/api.md, "A revoked identity").'
         )
+
+
+def check_create_thread(registered: bool, created_recently: int, per_day: int) -> None:
+    """Any registered identity may create a thread (and is its IC), a few a day."""
+    if not registered:
+        raise NotAllowedError("Register your identity with the relay before creating a thread.")
+    if created_recently >= per_day:
+        raise TooManyError(
+            f"This identity created {created_recently} threads in the last 24 hours, the most "
+            "this relay allows; try again in an hour.",
+            retry_after=3600,
+        )
+
+
+def coordinators(members: Mapping[bytes, MemberState]) -> list[MemberState]:
+    return [m for m in members.values() if m.coordinates]
 
 
 def require_member(members: Mapping[bytes, MemberState], who: bytes) -> MemberState:
@@ -81,12 +126,29 @@ def require_current(members: Mapping[bytes, MemberState], who: bytes) -> MemberS
     return member
 
 
+def require_coordinator(members: Mapping[bytes, MemberState], who: bytes, what: str) -> None:
+    if not require_current(members, who).coordinates:
+        raise NotAllowedError(
+            f"Only the thread's coordinators (its creator, and members the creator granted "
+            f"coordination) can {what}."
+        )
+
+
+def check_invite_role(role: object) -> str:
+    if not isinstance(role, str) or role not in THREAD_ROLES:
+        raise InvalidRequestError(f"An invite's role must be one of {', '.join(INVITABLE_ROLES)}.")
+    if role not in INVITABLE_ROLES:
+        raise InvalidRequestError(
+            f"An invite cannot admit a member as {role}: a co-coordinator exists only by the "
+            "creator's signed grant (POST /v1/threads/{thread}/grants)."
+        )
+    return role
+
+
 def check_new_invite(
     members: Mapping[bytes, MemberState], inviter: bytes, expires_at: int, now: int, ttl_max: int
 ) -> None:
-    member = require_current(members, inviter)
-    if member.role != IC_ROLE:
-        raise NotAllowedError("Only an intimacy coordinator member can invite to a thread.")
+    require_coordinator(members, inviter, "invite to it")
     if expires_at <= now:
         raise InvalidRequestError("The invite's expiry time must be in the future.")
     if expires_at - now > ttl_max:
@@ -115,19 +177,50 @@ def check_join(
         raise InviteExpiredError("This invite has expired; ask for a new invite code.")
 
 
+def check_grant(
+    members: Mapping[bytes, MemberState], caller: bytes, grant: Grant, thread_id: bytes
+) -> MemberState:
+    """The creator makes a current member a coordinator; returns the grantee's state."""
+    acting = require_current(members, caller)
+    if grant.granter != caller:
+        raise NotAllowedError("You can only send a grant you signed yourself.")
+    if grant.thread != thread_id:
+        raise UnprocessableError("This grant is for another thread.")
+    if not acting.creator or acting.revoked:
+        raise NotAllowedError(
+            "Only the thread's creator can make a member co-coordinator; a co-coordinator "
+            "cannot grant others."
+        )
+    grantee = members.get(grant.grantee)
+    if grantee is None or not grantee.current:
+        raise UnprocessableError(
+            f"{Fingerprint.of(grant.grantee)} is not a current member of this thread; "
+            "invite them first."
+        )
+    if grantee.revoked:
+        raise UnprocessableError(f"{Fingerprint.of(grant.grantee)} has revoked their identity.")
+    if grantee.coordinates:
+        raise ConflictError(f"{Fingerprint.of(grant.grantee)} is already a coordinator.")
+    return grantee
+
+
 def check_removal(members: Mapping[bytes, MemberState], actor: bytes, target: bytes) -> None:
     acting = require_current(members, actor)
     removed = members.get(target)
     if removed is None or not removed.current:
         raise NotFoundError(f"{Fingerprint.of(target)} is not a current member of this thread.")
-    if actor != target and acting.role != IC_ROLE:
-        raise NotAllowedError("Only an intimacy coordinator can remove another member.")
-    if actor == target and acting.role == IC_ROLE:
-        others = [
-            m for m in members.values() if m.current and m.role == IC_ROLE and m is not acting
-        ]
-        if not others:
-            raise ConflictError("The last intimacy coordinator of a thread cannot leave it.")
+    if actor == target:
+        if removed.creator:
+            raise ConflictError(
+                "The creator of a thread is its IC and cannot leave it; grant a co-coordinator "
+                "to share the work instead."
+            )
+        return
+    require_coordinator(members, actor, "remove another member")
+    if removed.creator:
+        raise NotAllowedError("Nobody can remove the creator of a thread: it is the thread's IC.")
+    if removed.coordinates and not acting.creator:
+        raise NotAllowedError("Only the thread's creator can remove a co-coordinator.")
 
 
 def parse_envelope(body: bytes, max_recipients: int) -> Envelope:
@@ -155,7 +248,12 @@ def check_parsed_envelope(envelope: Envelope, max_recipients: int) -> Envelope:
 
 
 def check_envelope(
-    envelope: Envelope, *, caller: bytes, thread_id: bytes, members: Mapping[bytes, MemberState]
+    envelope: Envelope,
+    *,
+    caller: bytes,
+    thread_id: bytes,
+    members: Mapping[bytes, MemberState],
+    removed_budget: int,
 ) -> None:
     """Sender, thread and recipients against the thread as stored."""
     context = envelope.context
@@ -163,14 +261,30 @@ def check_envelope(
         raise NotAllowedError("You can only post envelopes you signed yourself as sender.")
     if context.thread != thread_id:
         raise UnprocessableError("This envelope belongs to another thread.")
-    require_current(members, caller)
-    for recipient in context.recipients:
-        member = members.get(recipient.identity)
-        if member is None or not member.current or recipient.device not in member.devices:
-            raise UnprocessableError(
-                "The envelope's recipients do not match the thread: every recipient must be a "
-                "current member's current device key."
+    sender = require_member(members, caller)
+    check_not_revoked(sender.revoked)
+    if sender.current:
+        allowed = {m.identity_key: m.devices for m in members.values() if m.current}
+        wrong = (
+            "The envelope's recipients do not match the thread: every recipient must be a "
+            "current member's current device key."
+        )
+    else:
+        if sender.posts_after_removal >= removed_budget:
+            raise BudgetSpentError(
+                f"You were removed from this thread and have sent the {removed_budget} "
+                "envelopes to its coordinators that a removed member may; tell the IC in "
+                "person or in writing."
             )
+        allowed = {m.identity_key: m.devices for m in coordinators(members)}
+        allowed[caller] = sender.devices
+        wrong = (
+            "You were removed from this thread: you can still send a withdrawal, check-in or "
+            "report, addressed only to the thread's coordinators and your own devices."
+        )
+    for recipient in context.recipients:
+        if recipient.device not in allowed.get(recipient.identity, frozenset()):
+            raise UnprocessableError(wrong)
 
 
 def readable_until(member: MemberState) -> int | None:

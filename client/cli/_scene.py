@@ -42,7 +42,11 @@ def in_scene(ctx: Context, alias: str, work: Callable[[SceneSession], Awaitable[
     async def go() -> T:
         async with scene_session(profile, scene, ctx.clock) as session:
             await session.sync()
-            return await work(session)
+            try:
+                return await work(session)
+            finally:
+                # Reported even when the command is refused: the person learns why data lacks.
+                ctx.skipped(session.unreadable)
 
     return run_async(go(), scene.relay)
 

@@ -36,6 +36,8 @@ class Context:
     stdout: IO[str] = field(default_factory=lambda: sys.stdout)
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     clock: Callable[[], float] = time.time
+    unreadable: list[dict[str, Any]] = field(default_factory=list)
+    """Envelopes this command had to skip (``client.negotiate.Unreadable`` as JSON)."""
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str]) -> Context:
@@ -90,12 +92,31 @@ class Context:
     # --- output ----------------------------------------------------------------------------
 
     def emit(self, data: Any, human: str | Callable[[], str]) -> None:
-        """Print ``data`` as JSON with ``--json``, else the human rendering."""
+        """Print ``data`` as JSON with ``--json``, else the human rendering.
+
+        With ``--json``, an object gains ``unreadable`` when the command skipped envelopes
+        (a list becomes ``{"items": [...], "unreadable": [...]}``)."""
         if self.json:
+            if self.unreadable and isinstance(data, dict):
+                data = {**data, "unreadable": list(self.unreadable)}
+            elif self.unreadable and isinstance(data, list):
+                data = {"items": data, "unreadable": list(self.unreadable)}
             self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         else:
             text = human() if callable(human) else human
             self.stdout.write(text if text.endswith("\n") else text + "\n")
+
+    def skipped(self, items: Sequence[Any]) -> None:
+        """Report envelopes a reader skipped: once each per command, on stderr."""
+        for item in items:
+            value = item.to_json()
+            if value in self.unreadable:
+                continue
+            self.unreadable.append(value)
+            self.note(
+                f"closedset: skipped an envelope you cannot read ({item}); the rest of the "
+                "scene is shown without it, and the log keeps it."
+            )
 
     def note(self, text: str) -> None:
         """A remark for the person, on stderr so it never mixes with data on stdout."""

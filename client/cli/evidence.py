@@ -37,9 +37,12 @@ def export_command(ctx: Context, args: argparse.Namespace) -> int:
     async def run() -> tuple[bytes, str]:
         async with relay_client(profile, scene.relay, ctx.clock) as relay:
             session = SceneSession(profile, scene, relay, ctx.clock)
-            bundle, report = await export_bundle(
-                session, choice, prove_from=args.prove_from, now=ctx.now()
-            )
+            try:
+                bundle, report = await export_bundle(
+                    session, choice, prove_from=args.prove_from, now=ctx.now()
+                )
+            finally:
+                ctx.skipped(session.unreadable)
         data = bundle.to_bytes() if ctx.json else bundle.armored().encode("ascii")
         counts = report.counts
         return data, (

@@ -24,6 +24,7 @@ from keys.errors import KeysError
 # Importing a command module registers its commands.
 _MODULES = (
     "client.cli.identity",
+    "client.cli.revocation",
     "client.cli.messages",
     "client.cli.demo",
     "client.cli.witness",

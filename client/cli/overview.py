@@ -36,9 +36,15 @@ def scene_list(ctx: Context, args: argparse.Namespace) -> int:
 
 def scene_status(ctx: Context, args: argparse.Namespace) -> int:
     async def work(session: SceneSession) -> dict[str, Any]:
-        return status(
+        data = status(
             session.state(), session.me, session.scene.role, session.scene.alias, session.now()
         )
+        coordinators = [c.to_json() | {"said": str(c)} for c in await session.coordinators()]
+        # Counted here, listed (once) under `unreadable` and on stderr by in_scene.
+        return data | {
+            "unreadable_count": len(session.unreadable),
+            "coordinators": coordinators,
+        }
 
     data = in_scene(ctx, args.scene, work)
     ctx.emit(data, lambda: render_status(data))
@@ -103,6 +109,9 @@ def render_status(d: dict[str, Any]) -> str:
         out.append(f"[{flag['severity']}] {flag['message']}")
     for r in d["refused"]:
         out.append(f"Refused statement at index {r['index']} from {r['by']}: {r['reason']}")
+    out += [f"{c['said']}." for c in d.get("coordinators", []) if c["granted_by"]]
+    if d.get("unreadable_count"):
+        out.append(f"Envelopes you cannot read (skipped): {d['unreadable_count']}.")
     out += ["", f"Next: {d['next']}"]
     return "\n".join(out)
 
@@ -110,6 +119,7 @@ def render_status(d: dict[str, Any]) -> str:
 def inbox(ctx: Context, args: argparse.Namespace) -> int:
     profile = ctx.unlocked_profile()
     found = run_async(check_inbox(profile, ctx.clock))
+    ctx.skipped(found.unreadable)
     data = found.to_json()
 
     def human() -> str:

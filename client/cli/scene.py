@@ -167,6 +167,22 @@ def scene_brief(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def scene_grant(ctx: Context, args: argparse.Namespace) -> int:
+    async def work(session: SceneSession) -> Any:
+        ic_only(session, "make a member co-coordinator")
+        member = find_participant(brief_of(session), args.to, None)
+        index = await session.grant_coordinator(member.identity)
+        return member, index
+
+    member, index = in_scene(ctx, args.scene, work)
+    ctx.emit(
+        {"co_coordinator": member.name, "log_index": index},
+        f"{member.name} is now co-coordinator, granted by you (log index {index}); every "
+        "member sees it in `closedset scene status`. Only you, the scene's creator, can grant.",
+    )
+    return 0
+
+
 def _request(spec: str, brief: Any) -> Request:
     act, _, rest = spec.partition(":")
     giver, _, receiver = rest.partition(":")
@@ -281,6 +297,11 @@ def _invite_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--for", dest="for_", metavar="NAME", help="who it is for, to remind you")
 
 
+def _grant_args(p: argparse.ArgumentParser) -> None:
+    scene_arg(p)
+    p.add_argument("--to", required=True, metavar="NAME", help="the member, by name")
+
+
 for _command in [
     Command(
         ("scene", "new"),
@@ -321,6 +342,13 @@ for _command in [
         "IC: record the director's requests, for your eyes only (review shows them).",
         "closedset scene requests scene-12 --act open-mouth-kissing:Ana:Ben --nudity Ana:bare-back",
         _requests_args,
+    ),
+    Command(
+        ("scene", "grant"),
+        scene_grant,
+        "IC (the scene's creator): make a member co-coordinator, by a signed, logged grant.",
+        "closedset scene grant scene-12 --to 'Dana Reyes'",
+        _grant_args,
     ),
 ]:
     add_command(_command)

@@ -226,7 +226,8 @@ def privacy(c: Cast) -> str:
     total, _, _ = _served(c.ic)
     refused_by = {c.ben.name: (b"open-mouth-kissing", b"hand-on-thigh-skin"), c.ana.name: ()}
     for p in (c.ana, c.ben):
-        opened_rows = p.cli("thread", LIGHTHOUSE)  # fetches everything the relay has first
+        # `thread` fetches everything the relay has first
+        opened_rows = p.cli("thread", LIGHTHOUSE)
         profile = p.profile()
         me = profile.identity_key
         held, opened = readable(profile)

@@ -148,9 +148,14 @@ def _open(
         if opened.context.purpose != SCENE_PURPOSE:
             raise NegotiationError(f"its purpose is {opened.context.purpose}")
         statement = unwrap(opened.plaintext)
-    except (KeysError, NegotiationError, ValueError) as exc:
-        f.fail("statement-unreadable", f"The envelope at {where} holds no scene statement: {exc}")
-        return c
+    except (KeysError, NegotiationError, ValueError, TypeError, KeyError) as exc:
+        # A finding, not a failure: its signatures and its proof hold; only its content is
+        # not a scene statement this version reads (the scene's readers skip it the same way).
+        f.warn(
+            f"The envelope at {where} is signed by its sender and logged, but holds no scene "
+            f"statement this version can read ({exc}); it is left out of the story."
+        )
+        return CheckedEntry(c.position, c.index, c.fields, envelope, opened, None)
     return CheckedEntry(c.position, c.index, c.fields, envelope, opened, statement)
 
 

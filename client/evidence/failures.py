@@ -50,7 +50,6 @@ CATALOGUE: dict[str, str] = {
     "message-key-wrong": "a message key does not open its envelope",
     "envelope-inner-signature": "the inner signature over the content does not verify",
     "wrong-thread": "a disclosed envelope belongs to another thread",
-    "statement-unreadable": "a disclosed envelope holds no scene statement",
     # the thread's chain of previous hashes
     "chain-gap": "an envelope names a previous envelope the bundle does not list",
     "chain-order": "an envelope names as previous an entry logged after it",

@@ -5,6 +5,8 @@ Every model shares :class:`Base`, so Alembic sees one metadata (``relay/migratio
 """
 
 from relay.db.api_models import (
+    DeviceKey,
+    Grant,
     Identity,
     IdentityRecord,
     Invite,
@@ -20,6 +22,8 @@ from relay.db.mail_models import OutgoingMail
 
 __all__ = [
     "Base",
+    "DeviceKey",
+    "Grant",
     "Identity",
     "IdentityRecord",
     "Invite",

@@ -12,7 +12,8 @@ from relay.db.base import Base
 
 
 class Identity(Base):
-    """A registered identity: its current public history (the bundle) and its role."""
+    """A registered identity: its current public history (the bundle) and the role it states
+    about itself (a self-description only: authority in a thread comes from the thread)."""
 
     __tablename__ = "identities"
 
@@ -43,10 +44,23 @@ class IdentityRecord(Base):
     log_index: Mapped[int] = mapped_column(BigInteger, unique=True, nullable=False)
 
 
+class DeviceKey(Base):
+    """Every device key any identity ever certified, and whose it is: one device, one identity."""
+
+    __tablename__ = "device_keys"
+
+    device: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    identity_key: Mapped[bytes] = mapped_column(
+        LargeBinary(32), ForeignKey("identities.identity_key"), nullable=False
+    )
+
+
 class Thread(Base):
-    """A negotiation thread (one scene); ``envelope_count`` hands out per-thread sequences."""
+    """A negotiation thread (one scene); ``envelope_count`` hands out per-thread sequences,
+    ``roster`` numbers its membership changes (joins, removals, grants) in order."""
 
     __tablename__ = "threads"
+    __table_args__ = (Index("ix_threads_creator_created_at", "creator", "created_at"),)
 
     thread_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     creator: Mapped[bytes] = mapped_column(
@@ -54,6 +68,7 @@ class Thread(Base):
     )
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     envelope_count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    roster: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
 class Member(Base):
@@ -67,9 +82,14 @@ class Member(Base):
     identity_key: Mapped[bytes] = mapped_column(
         LargeBinary(32), ForeignKey("identities.identity_key"), primary_key=True
     )
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="performer")
+    """The member's role in this thread (``keys.roles``): ``ic`` for the creator and granted
+    co-coordinators, else the role of the invite they joined with."""
     joined_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     joined_after: Mapped[int] = mapped_column(BigInteger, nullable=False)
     """The thread's envelope count when the member joined."""
+    joined_roster: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    """The thread's roster number of the join (0: the creator)."""
     invite_id: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     join_proof: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     """The joiner's HMAC over the invite secret; the relay stores it but cannot make one."""
@@ -77,6 +97,28 @@ class Member(Base):
     removed_after: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     """The thread's envelope count at removal: the member may read sequences up to it."""
     removed_by: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    removed_roster: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The thread's roster number of the removal: what the removed member may still see."""
+    posts_after_removal: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    """Envelopes sent after removal (to the coordinators only), against the relay's budget."""
+
+
+class Grant(Base):
+    """A co-coordinator: the creator's signed grant (logged), and where it falls."""
+
+    __tablename__ = "thread_grants"
+
+    thread_id: Mapped[bytes] = mapped_column(
+        LargeBinary(16), ForeignKey("threads.thread_id"), primary_key=True
+    )
+    grantee: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    granter: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    statement: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    """The grant's canonical bytes (``keys.grant``): exactly what was logged."""
+    log_index: Mapped[int] = mapped_column(BigInteger, unique=True, nullable=False)
+    granted_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    roster: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    previous_role: Mapped[str] = mapped_column(String(16), nullable=False)
 
 
 class Invite(Base):
@@ -89,6 +131,8 @@ class Invite(Base):
         LargeBinary(16), ForeignKey("threads.thread_id"), nullable=False
     )
     inviter: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="performer")
+    """The thread role the invite admits (``keys.roles.INVITABLE_ROLES``)."""
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     used_by: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)

@@ -46,6 +46,11 @@ def caller_or_none(request: web.Request) -> bytes | None:
     return key if isinstance(key, bytes) else None
 
 
+def is_public(request: web.Request) -> bool:
+    """Whether the route answers without a signature."""
+    return _is_public(request)
+
+
 def _is_public(request: web.Request) -> bool:
     handler = request.match_info.handler
     return (
@@ -71,9 +76,33 @@ def auth_middleware(
     """``authority`` is this relay's (``keys.httpsig.authority_of`` of its public URL); None
     when the public URL's port is 0, and the listening socket's address is used instead."""
 
+    async def signer_of_public(request: web.Request) -> None:
+        """A public route still learns who signed, if the signature verifies (so the
+        per-identity limit applies instead of the per-address one); else nothing is set."""
+        if "Signature-Input" not in request.headers:
+            return
+        body = await request.read()
+        try:
+            signed = verify_request(
+                request.method,
+                request.raw_path,
+                request.headers,
+                body,
+                authority=request_authority(request, authority),
+            )
+        except KeysError:
+            return
+        now = clock()
+        if abs(now - signed.created) > max_skew:
+            return
+        expires = int(max(now, signed.created)) + 2 * max_skew
+        if await request.app[REPLAY_GUARD].claim(signed.identity_key, signed.nonce, expires, now):
+            request[_CALLER] = signed.identity_key
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         if _is_public(request):
+            await signer_of_public(request)
             return await handler(request)
         body = await request.read()
         expected = request_authority(request, authority)

@@ -38,6 +38,10 @@ async def post_envelope(request: web.Request) -> web.Response:
         backend(request), caller(request), thread_id, await request.read(), now_ms(request)
     )
     own = (posted.reader_sequences or {}).get(posted.envelope.context.sender)
+    if posted.by_removed:
+        # A removed member reads nothing past their removal, their own posts included: no
+        # number to page to (docs/api.md, "Removed members").
+        own = None
     return web.json_response(
         {
             "hash": posted.hash.hex(),

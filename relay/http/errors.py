@@ -22,6 +22,7 @@ from relay.errors import (
     NotFoundError,
     RelayError,
     TooLargeError,
+    TooManyError,
     UnprocessableError,
 )
 from relay.problem import PROBLEM_CONTENT_TYPE, problem
@@ -37,6 +38,7 @@ STATUS: dict[type[RelayError], int] = {
     ConflictError: 409,
     InviteExpiredError: 410,
     TooLargeError: 413,
+    TooManyError: 429,
     UnprocessableError: 422,
 }
 
@@ -55,6 +57,8 @@ def status_of(error: RelayError) -> int:
 
 
 def relay_problem(error: RelayError) -> web.Response:
+    if isinstance(error, TooManyError):
+        return problem(429, str(error), headers={"Retry-After": str(error.retry_after)})
     return problem(status_of(error), str(error))
 
 

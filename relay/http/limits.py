@@ -1,8 +1,14 @@
-"""Limits: body size, and request rate per remote address (before auth) and per identity (after).
+"""Limits: body size, and request rate per identity for signed requests and per remote
+address for the rest.
 
-:class:`TokenBuckets` is pure (time is passed in). Past a limit the answer is 413 or 429 with
-``Retry-After``, always before the handler runs, so a refused request writes nothing. Buckets
-live in this process; a relay run as several processes limits each process separately.
+A request that carries a signature is limited by the identity that signed it, never by its
+network address: a cast on one set's Wi-Fi shares an address, and one member's traffic must
+not stop another's withdrawal. The address bucket is charged before authentication for
+requests without a signature, and after it for requests whose signature did not verify (a
+public route answers them anyway). :class:`TokenBuckets` is pure (time is passed in). Past a
+limit the answer is 413 or 429 with ``Retry-After``, always before the handler runs, so a
+refused request writes nothing. Buckets live in this process; a relay run as several
+processes limits each process separately.
 """
 
 from __future__ import annotations
@@ -57,19 +63,33 @@ def _too_many(wait: float, who: str) -> web.Response:
     )
 
 
+_DEFERRED = web.RequestKey("closedset.address_deferred", bool)
+
+
+def _signed(request: web.Request) -> bool:
+    return "Signature-Input" in request.headers or "Signature" in request.headers
+
+
 def address_limit_middleware(
-    limit: RateLimit, max_body_bytes: int, clock: Callable[[], float], body_timeout: float = 30.0
+    limit: RateLimit | TokenBuckets,
+    max_body_bytes: int,
+    clock: Callable[[], float],
+    body_timeout: float = 30.0,
 ) -> Any:
-    """Refuse bodies declared too large, callers over the per-address rate, and bodies that
-    take longer than ``body_timeout`` seconds to arrive (408: a slow body holds a connection
-    as surely as slow headers)."""
-    buckets = TokenBuckets(limit)
+    """Refuse bodies declared too large, unsigned callers over the per-address rate (signed
+    ones are limited after authentication: :func:`identity_limit_middleware`), and bodies
+    that take longer than ``body_timeout`` seconds to arrive (408: a slow body holds a
+    connection as surely as slow headers)."""
+    buckets = limit if isinstance(limit, TokenBuckets) else TokenBuckets(limit)
 
     @web.middleware
     async def limit_address(request: web.Request, handler: Handler) -> web.StreamResponse:
-        wait = buckets.take(request.remote or "", clock())
-        if wait is not None:
-            return _too_many(wait, "address")
+        if _signed(request):
+            request[_DEFERRED] = True
+        else:
+            wait = buckets.take(request.remote or "", clock())
+            if wait is not None:
+                return _too_many(wait, "address")
         # A chunked body has no length up front; aiohttp's client_max_size stops it on read.
         if request.content_length is not None and request.content_length > max_body_bytes:
             return problem(
@@ -93,10 +113,14 @@ def address_limit_middleware(
 
 
 def identity_limit_middleware(
-    limit: RateLimit, clock: Callable[[], float], in_flight: int = 32
+    limit: RateLimit,
+    clock: Callable[[], float],
+    in_flight: int = 32,
+    addresses: TokenBuckets | None = None,
 ) -> Any:
     """Refuse an authenticated caller over the per-identity rate, or with ``in_flight``
-    requests already in progress (a stream counts while it is open) (runs after auth)."""
+    requests already in progress (a stream counts while it is open) (runs after auth); a
+    signed request whose signature did not verify is charged to its address in ``addresses``."""
     buckets = TokenBuckets(limit)
     busy: Counter[bytes] = Counter()
 
@@ -104,6 +128,10 @@ def identity_limit_middleware(
     async def limit_identity(request: web.Request, handler: Handler) -> web.StreamResponse:
         who = caller_or_none(request)
         if who is None:
+            if addresses is not None and request.get(_DEFERRED):
+                wait = addresses.take(request.remote or "", clock())
+                if wait is not None:
+                    return _too_many(wait, "address")
             return await handler(request)
         wait = buckets.take(who, clock())
         if wait is not None:

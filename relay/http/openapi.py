@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keys.roles import INVITABLE_ROLES
 from relay.http.common import FINGERPRINT_PATTERN
 
 PROBLEM = {"$ref": "#/components/responses/Problem"}
@@ -50,7 +51,8 @@ def _op(
     # may find the database unavailable just now (503 with Retry-After).
     if signed:
         operation["security"] = SIGNED
-        errors = (401, 429, 503, *errors)
+        # 403 also: a revoked identity, on every route.
+        errors = (401, 403, 429, 503, *errors)
     else:
         operation["security"] = []
         errors = (429, 503, *errors)
@@ -189,6 +191,18 @@ def _paths() -> dict[str, Any]:
             "removed_at": {"oneOf": [COUNT, {"type": "null"}]},
             "invite_id": {"oneOf": [B64U32, {"type": "null"}]},
             "join_proof": {"oneOf": [B64U32, {"type": "null"}]},
+            "creator": {"type": "boolean"},
+        },
+    }
+    grant = {
+        "type": "object",
+        "required": ["grantee", "granter", "grant", "index", "granted_at"],
+        "properties": {
+            "grantee": B64U32,
+            "granter": B64U32,
+            "grant": {"type": "object", "description": "the signed grant, canonical JSON"},
+            "index": COUNT,
+            "granted_at": UNIX_TIME,
         },
     }
     summary = {
@@ -209,9 +223,13 @@ def _paths() -> dict[str, Any]:
     }
     invite = {
         "type": "object",
-        "required": ["invite_id", "expires_at"],
+        "required": ["invite_id", "expires_at", "role"],
         "additionalProperties": False,
-        "properties": {"invite_id": B64U32, "expires_at": UNIX_TIME},
+        "properties": {
+            "invite_id": B64U32,
+            "expires_at": UNIX_TIME,
+            "role": {"type": "string", "enum": list(INVITABLE_ROLES)},
+        },
     }
     page_item = {
         "type": "object",
@@ -243,7 +261,14 @@ def _paths() -> dict[str, Any]:
             {
                 "type": "object",
                 "required": ["hash", "sequence", "reader_sequence"],
-                "properties": {"hash": HEX32, "sequence": COUNT, "reader_sequence": COUNT},
+                "properties": {
+                    "hash": HEX32,
+                    # The sender's own reader number; null if the sender is not among the
+                    # recipients, and for a removed member's post (they read nothing past
+                    # their removal).
+                    "sequence": {"oneOf": [COUNT, {"type": "null"}]},
+                    "reader_sequence": {"oneOf": [COUNT, {"type": "null"}]},
+                },
             },
         ]
     }
@@ -321,7 +346,7 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/threads": {
             "post": _op(
-                "Create a thread (intimacy coordinators only)",
+                "Create a thread: any registered identity, which becomes its IC (a few a day)",
                 {"201": _ok("created", thread_only)},
                 body=thread_only,
                 errors=(400, 403, 409),
@@ -342,7 +367,8 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/threads/{thread}": {
             "get": _op(
-                "A thread's members and heads (members only)",
+                "A thread's members, coordinators and heads (members; a removed member sees "
+                "the thread as it stood at the removal)",
                 {
                     "200": _ok(
                         "the thread",
@@ -356,6 +382,8 @@ def _paths() -> dict[str, Any]:
                                 "envelope_count": COUNT,
                                 "members": {"type": "array", "items": member},
                                 "heads": {"type": "array", "items": HEX32},
+                                "coordinators": {"type": "array", "items": B64U32},
+                                "grants": {"type": "array", "items": grant},
                             },
                         },
                     )
@@ -366,7 +394,8 @@ def _paths() -> dict[str, Any]:
         },
         "/v1/threads/{thread}/invites": {
             "post": _op(
-                "Register an invite by the hash of its secret (IC members only)",
+                "Register an invite by the hash of its secret, naming the role it admits "
+                "(coordinators only)",
                 {"201": _ok("registered", invite)},
                 body=invite,
                 errors=(400, 403, 404, 409),
@@ -387,9 +416,33 @@ def _paths() -> dict[str, Any]:
                 parameters=[THREAD],
             )
         },
+        "/v1/threads/{thread}/grants": {
+            "post": _op(
+                "Make a member co-coordinator by the creator's signed grant (logged)",
+                {
+                    "201": _ok(
+                        "granted and logged",
+                        {
+                            "allOf": [
+                                RECEIPT,
+                                {
+                                    "type": "object",
+                                    "required": ["grantee"],
+                                    "properties": {"grantee": B64U32},
+                                },
+                            ]
+                        },
+                    )
+                },
+                body={"type": "object", "description": "a thread grant, canonical JSON"},
+                errors=(400, 403, 404, 409, 422),
+                parameters=[THREAD],
+            )
+        },
         "/v1/threads/{thread}/members/{fingerprint}": {
             "delete": _op(
-                "Remove a member (an IC removes others; anyone may leave)",
+                "Remove a member (coordinators remove others, only the creator removes a "
+                "co-coordinator, nobody the creator; anyone but the creator may leave)",
                 {"204": {"description": "removed"}},
                 errors=(400, 403, 404, 409),
                 parameters=[THREAD, FINGERPRINT],

@@ -1,7 +1,9 @@
-"""``/v1/threads``: create (IC), list, describe, invite, join, remove a member. All signed."""
+"""``/v1/threads``: create (the creator is the IC), list, describe, invite (naming the role it
+admits), join, grant co-coordination (the creator's signed grant), remove a member. All signed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -16,13 +18,14 @@ from relay.http.common import (
     int_field,
     json_object,
     now,
+    receipt_json,
     thread_param,
 )
 from relay.service import threads
-from relay.service.threads import MemberInfo, ThreadSummary
+from relay.service.threads import GrantInfo, MemberInfo, ThreadSummary
 
 _CREATE = frozenset({"thread"})
-_INVITE = frozenset({"invite_id", "expires_at"})
+_INVITE = frozenset({"invite_id", "expires_at", "role"})
 _JOIN = frozenset({"invite_id", "proof"})
 
 
@@ -40,6 +43,17 @@ def _member_json(member: MemberInfo) -> dict[str, Any]:
         "removed_at": member.removed_at,
         "invite_id": _b64(member.invite_id),
         "join_proof": _b64(member.join_proof),
+        "creator": member.creator,
+    }
+
+
+def _grant_json(grant: GrantInfo) -> dict[str, Any]:
+    return {
+        "grantee": b64u_encode(grant.grantee),
+        "granter": b64u_encode(grant.granter),
+        "grant": json.loads(grant.statement),
+        "index": grant.log_index,
+        "granted_at": grant.granted_at,
     }
 
 
@@ -74,6 +88,12 @@ async def get_thread(request: web.Request) -> web.Response:
             "envelope_count": info.envelope_count,
             "members": [_member_json(m) for m in info.members],
             "heads": [h.hex() for h in info.heads],
+            "coordinators": [
+                b64u_encode(m.identity_key)
+                for m in info.members
+                if m.role == "ic" and m.removed_at is None
+            ],
+            "grants": [_grant_json(g) for g in info.grants],
         }
     )
 
@@ -83,11 +103,12 @@ async def post_invite(request: web.Request) -> web.Response:
     body = await json_object(request, _INVITE)
     invite_id = b64u_field(body["invite_id"], "invite id", 32)
     expires_at = int_field(body["expires_at"], "expiry time")
+    role = body["role"]
     await threads.create_invite(
-        backend(request), caller(request), thread_id, invite_id, expires_at, now(request)
+        backend(request), caller(request), thread_id, invite_id, expires_at, now(request), role
     )
     return web.json_response(
-        {"invite_id": b64u_encode(invite_id), "expires_at": expires_at}, status=201
+        {"invite_id": b64u_encode(invite_id), "expires_at": expires_at, "role": role}, status=201
     )
 
 
@@ -98,6 +119,16 @@ async def post_join(request: web.Request) -> web.Response:
     proof = b64u_field(body["proof"], "join proof", 32)
     await threads.join(backend(request), caller(request), thread_id, invite_id, proof, now(request))
     return web.json_response({"thread": b64u_encode(thread_id)}, status=201)
+
+
+async def post_grant(request: web.Request) -> web.Response:
+    thread_id = thread_param(request)
+    granted, receipt = await threads.grant(
+        backend(request), caller(request), thread_id, await request.read(), now(request)
+    )
+    return web.json_response(
+        {"grantee": b64u_encode(granted.grantee), **receipt_json(receipt)}, status=201
+    )
 
 
 async def delete_member(request: web.Request) -> web.Response:
@@ -114,4 +145,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/threads/{thread}", get_thread)
     app.router.add_post("/v1/threads/{thread}/invites", post_invite)
     app.router.add_post("/v1/threads/{thread}/join", post_join)
+    app.router.add_post("/v1/threads/{thread}/grants", post_grant)
     app.router.add_delete("/v1/threads/{thread}/members/{fingerprint}", delete_member)

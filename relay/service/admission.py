@@ -1,6 +1,7 @@
 """The in-process admission cache: what ``post`` checks an envelope against before the round.
 
-Per thread: its members (current and removed, with role and current device keys) and its
+Per thread: its members (current and removed, with thread role, revocation, posts after
+removal and current device keys) and its
 envelope count, loaded lazily in one joined query; plus one bounded LRU of recent envelope
 hashes (with their thread) for the previous-hash and duplicate checks. Membership and identity
 changes made by this process invalidate what they touch.
@@ -42,8 +43,11 @@ _THREAD_VIEW = (
         _threads.c.envelope_count,
         _members.c.identity_key,
         _members.c.removed_after,
-        _identities.c.role,
+        _members.c.role,
         _identities.c.devices,
+        _threads.c.creator,
+        _identities.c.revoked,
+        _members.c.posts_after_removal,
     )
     .select_from(
         _threads.outerjoin(_members, _members.c.thread_id == _threads.c.thread_id).outerjoin(
@@ -71,6 +75,8 @@ class EnvelopeRow:
     """The recipients that were current members when it committed: whom to push it to."""
     reader_sequences: dict[bytes, int] = field(default_factory=dict)
     """Each recipient identity's per-reader sequence number for this envelope."""
+    by_removed: bool = False
+    """Sent by a removed member (to the coordinators): its sequence is not told to them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +145,16 @@ class AdmissionCache:
         if not rows:
             raise NotFoundError("There is no such thread on this relay.")
         members = {
-            key: MemberState(key, role, split_devices(devices), removed_after)
-            for _, key, removed_after, role, devices in rows
+            key: MemberState(
+                key,
+                role,
+                split_devices(devices),
+                removed_after,
+                creator=creator == key,
+                revoked=bool(revoked),
+                posts_after_removal=int(posts),
+            )
+            for _, key, removed_after, role, devices, creator, revoked, posts in rows
             if key is not None
         }
         return ThreadView(thread_id, int(rows[0][0]), members)

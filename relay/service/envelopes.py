@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Select, Table, bindparam, func, insert, select, update
@@ -62,6 +62,8 @@ class Posted:
     """The recipients that were current members when it committed: whom to push it to."""
     reader_sequences: dict[bytes, int] | None = None
     """Each recipient identity's per-reader sequence number (None for a resubmission)."""
+    by_removed: bool = False
+    """Sent by a removed member: the HTTP answer leaves the sequence out (no count)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,23 +152,36 @@ async def _post(
     digest = hashlib.sha256(body).digest()
     admission = backend.admission
     view, fresh = await admission.thread(thread_id)
+    budget = backend.limits.removed_post_budget
     try:
-        check_envelope(envelope, caller=caller, thread_id=thread_id, members=view.members)
+        check_envelope(
+            envelope,
+            caller=caller,
+            thread_id=thread_id,
+            members=view.members,
+            removed_budget=budget,
+        )
     except RelayError:
         if fresh:
             raise
         # Refuse only on what the database says: another process may have changed it.
         view = await admission.reload(thread_id)
-        check_envelope(envelope, caller=caller, thread_id=thread_id, members=view.members)
+        check_envelope(
+            envelope,
+            caller=caller,
+            thread_id=thread_id,
+            members=view.members,
+            removed_budget=budget,
+        )
     if admission.thread_of(digest) == thread_id:
         existing = await _stored(backend, digest)
         if existing is not None:
-            return await _already_stored(backend, envelope, existing)
+            return await _already_stored(backend, envelope, existing, view)
     if not await _prev_plausible(backend, view, envelope.context.prev):
         # A resubmission is answered with its receipt even if the thread moved on since.
         existing = await _stored(backend, digest)
         if existing is not None:
-            return await _already_stored(backend, envelope, existing)
+            return await _already_stored(backend, envelope, existing, view)
         raise UnknownPreviousError(_UNKNOWN_PREV if envelope.context.prev else _FIRST_ONLY)
 
     row = EnvelopeRow(envelope, digest, caller, thread_id, body, now_ms)
@@ -182,10 +197,20 @@ async def _post(
             raise ConflictError(
                 "The same envelope was being stored by another request that failed; send it again."
             ) from None
-        return await _already_stored(backend, envelope, existing)
+        return await _already_stored(backend, envelope, existing, view)
     admission.posted(thread_id, digest, row.sequence)
+    if row.by_removed:
+        # Its post counted against the member's budget: the cached view is stale now.
+        admission.invalidate_thread(thread_id)
     return Posted(
-        envelope, digest, row.sequence, receipt, True, row.readers, dict(row.reader_sequences)
+        envelope,
+        digest,
+        row.sequence,
+        receipt,
+        True,
+        row.readers,
+        dict(row.reader_sequences),
+        row.by_removed,
     )
 
 
@@ -215,11 +240,23 @@ _ROUND_MEMBERS = (
         _members.c.thread_id,
         _members.c.identity_key,
         _members.c.removed_after,
-        _identities.c.role,
+        _members.c.role,
         _identities.c.devices,
+        _threads.c.creator,
+        _identities.c.revoked,
+        _members.c.posts_after_removal,
     )
     .join_from(_members, _identities, _identities.c.identity_key == _members.c.identity_key)
+    .join(_threads, _threads.c.thread_id == _members.c.thread_id)
     .where(_members.c.thread_id.in_(bindparam("threads", expanding=True)))
+)
+_COUNT_REMOVED_POSTS = (
+    update(_members)
+    .where(
+        _members.c.thread_id == bindparam("t_id"),
+        _members.c.identity_key == bindparam("who"),
+    )
+    .values(posts_after_removal=_members.c.posts_after_removal + bindparam("n"))
 )
 _KNOWN_HASHES = select(_envelopes.c.hash, _envelopes.c.thread_id).where(
     _envelopes.c.hash.in_(bindparam("hashes", expanding=True))
@@ -233,7 +270,16 @@ _READER_LAST = select(func.max(_readers.c.reader_sequence)).where(
 _INSERT_READERS = insert(_readers)
 
 
-async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
+def round_writer(budget: int) -> Any:
+    """The round writer for a relay whose removed members may post ``budget`` envelopes."""
+
+    async def write(session: AsyncSession, items: list[RoundItem]) -> None:
+        await write_round(session, items, budget)
+
+    return write
+
+
+async def write_round(session: AsyncSession, items: list[RoundItem], budget: int = 16) -> None:
     """Check and store the round's envelopes (see the module docstring); withdraw the refused."""
     mine = [(item, item.row) for item in items if isinstance(item.row, EnvelopeRow)]
     if not mine:
@@ -252,13 +298,25 @@ async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
     members: dict[bytes, dict[bytes, MemberState]] = {t: {} for t in before}
     if before:
         result = await session.execute(_ROUND_MEMBERS, {"threads": list(before)})
-        for thread_id, key, removed_after, role, devices in result:
-            members[thread_id][key] = MemberState(key, role, split_devices(devices), removed_after)
+        for thread_id, key, removed_after, role, devices, creator, revoked, posts in result:
+            members[thread_id][key] = MemberState(
+                key,
+                role,
+                split_devices(devices),
+                removed_after,
+                creator=creator == key,
+                revoked=bool(revoked),
+                posts_after_removal=int(posts),
+            )
     wanted = {row.digest for _, row in mine}
     wanted.update(row.envelope.context.prev for _, row in mine if row.envelope.context.prev)
     known = dict((await session.execute(_KNOWN_HASHES, {"hashes": sorted(wanted)})).all())
 
-    readers = {t: frozenset(k for k, m in ms.items() if m.current) for t, ms in members.items()}
+    readers = {
+        t: frozenset(k for k, m in ms.items() if m.current and not m.revoked)
+        for t, ms in members.items()
+    }
+    removed_posts: dict[tuple[bytes, bytes], int] = {}
     taken = dict(before)
     in_round: dict[bytes, bytes] = {}
     errors: dict[RoundItem, BaseException] = {}
@@ -268,9 +326,14 @@ async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
         if thread_id not in taken:
             errors[item] = NotFoundError("There is no such thread on this relay.")
             continue
+        sender = members[thread_id].get(row.caller)
         try:
             check_envelope(
-                row.envelope, caller=row.caller, thread_id=thread_id, members=members[thread_id]
+                row.envelope,
+                caller=row.caller,
+                thread_id=thread_id,
+                members=members[thread_id],
+                removed_budget=budget,
             )
         except RelayError as exc:
             errors[item] = exc
@@ -289,6 +352,14 @@ async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
         taken[thread_id] += 1
         row.sequence = taken[thread_id]
         row.readers = readers[thread_id] & row.envelope.context.recipient_identities
+        if sender is not None and not sender.current:
+            # A removed member's post spends their own budget, counted in this round too.
+            row.by_removed = True
+            key = (thread_id, row.caller)
+            removed_posts[key] = removed_posts.get(key, 0) + 1
+            members[thread_id][row.caller] = replace(
+                sender, posts_after_removal=sender.posts_after_removal + 1
+            )
         in_round[row.digest] = thread_id
         values.append(
             {
@@ -306,6 +377,8 @@ async def write_round(session: AsyncSession, items: list[RoundItem]) -> None:
         raise Withdraw(errors)
     await session.execute(_INSERT_ENVELOPES, values)
     await session.execute(_INSERT_READERS, await _reader_rows(session, mine))
+    for (thread_id, who), n in removed_posts.items():
+        await session.execute(_COUNT_REMOVED_POSTS, {"t_id": thread_id, "who": who, "n": n})
 
 
 async def _reader_rows(
@@ -349,7 +422,9 @@ async def _stored(backend: Backend, digest: bytes) -> StoredEnvelope | None:
         return await session.get(StoredEnvelope, digest)
 
 
-async def _already_stored(backend: Backend, envelope: Envelope, row: StoredEnvelope) -> Posted:
+async def _already_stored(
+    backend: Backend, envelope: Envelope, row: StoredEnvelope, view: ThreadView | None = None
+) -> Posted:
     (receipt,) = await receipts_at_latest(backend.store, [row.log_index])
     async with backend.sessions() as session:
         numbers = await session.execute(
@@ -358,7 +433,17 @@ async def _already_stored(backend: Backend, envelope: Envelope, row: StoredEnvel
             )
         )
         sequences = {reader: int(n) for reader, n in numbers}
-    return Posted(envelope, row.hash, row.sequence, receipt, False, reader_sequences=sequences)
+    sender = None if view is None else view.members.get(row.sender)
+    by_removed = sender is not None and not sender.current
+    return Posted(
+        envelope,
+        row.hash,
+        row.sequence,
+        receipt,
+        False,
+        reader_sequences=sequences,
+        by_removed=by_removed,
+    )
 
 
 _Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]

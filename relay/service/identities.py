@@ -18,8 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from keys.identity import KeyHistory, encode_history
-from relay.db.api_models import Identity, IdentityRecord, Invite, Member
-from relay.directory import check_extension, device_blob, parse_bundle
+from relay.db.api_models import DeviceKey, Identity, IdentityRecord, Invite, Member
+from relay.directory import (
+    certified_device,
+    check_devices,
+    check_extension,
+    device_blob,
+    new_devices,
+    parse_bundle,
+)
 from relay.errors import ConflictError, NotFoundError
 from relay.log.entry import RecordType
 from relay.log.sequencer import ExtraRows, LogPosition, Receipt
@@ -55,7 +62,22 @@ async def register(backend: Backend, bundle: bytes, caller: bytes, now: int) -> 
     history = parse_bundle(bundle)
     async with backend.sessions() as session:
         stored = await stored_records(session, history.identity_key)
-    extension = check_extension(history, caller, stored)
+        extension = check_extension(history, caller, stored)
+        wanted = new_devices(extension)
+        owners = (
+            dict(
+                (
+                    await session.execute(
+                        select(DeviceKey.device, DeviceKey.identity_key).where(
+                            DeviceKey.device.in_(wanted)
+                        )
+                    )
+                ).all()
+            )
+            if wanted
+            else {}
+        )
+    check_devices(extension, owners)
     if not extension.new_records:
         return Registered([], False)
     received_ms = now * 1000
@@ -129,8 +151,23 @@ def _advance(history: KeyHistory, position: int, now: int) -> ExtraRows:
                 log_index=where.index,
             )
         )
+        device = certified_device(record)
+        if device is not None:
+            # The primary key settles a race between two identities certifying one device.
+            await session.execute(
+                insert(DeviceKey).values(device=device, identity_key=prefix.identity_key)
+            )
 
     return extra
+
+
+async def is_revoked(backend: Backend, identity_key: bytes) -> bool:
+    """Whether the identity's history ends in its revocation (False if not registered)."""
+    async with backend.sessions() as session:
+        found = await session.execute(
+            select(Identity.revoked).where(Identity.identity_key == identity_key)
+        )
+        return bool(found.scalar())
 
 
 _NOT_VISIBLE = (
@@ -141,7 +178,8 @@ _NOT_VISIBLE = (
 
 def may_look_up(caller: bytes, target: Any, invite_id: bytes | None, now: int) -> Any:
     """Who may see an identity (docs/api.md, "Identities"): the caller themselves; anyone who
-    shares a thread with it (removed members included: they negotiated with it); and whoever
+    shares a thread with it (removed members included: they negotiated with it, but not with
+    whoever joined after their removal); and whoever
     presents the id of an unexpired invite, not used by someone else, of a thread it is in.
 
     The relay cannot check a join proof (only the inviter holds the invite secret), but the
@@ -151,7 +189,12 @@ def may_look_up(caller: bytes, target: Any, invite_id: bytes | None, now: int) -
     shared = exists(
         select(mine.thread_id)
         .join(theirs, theirs.thread_id == mine.thread_id)
-        .where(mine.identity_key == caller, theirs.identity_key == target)
+        .where(
+            mine.identity_key == caller,
+            theirs.identity_key == target,
+            # A removed member sees no one who joined after their removal.
+            or_(mine.removed_roster.is_(None), theirs.joined_roster < mine.removed_roster),
+        )
     )
     rules = [target == caller, shared]
     if invite_id is not None:

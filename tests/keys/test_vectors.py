@@ -24,7 +24,10 @@ import keys.envelope
 import keys.randomness
 from keys.encoding import b64u_decode, b64u_encode
 from keys.envelope import Envelope, Recipient, open_disclosure, open_envelope, seal
+from keys.grant import decode_grant
 from keys.identity import Fingerprint, decode_history, safety_number
+from keys.invite import Invite, join_proof
+from keys.logentry import RecordType
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
@@ -43,7 +46,9 @@ def _ids(paths: list[Path]) -> list[str]:
 
 VALID_ENVELOPES = [p for p in _files("envelope", "valid") if _load(p)["kind"] == "envelope"]
 VALID_DISCLOSURES = [p for p in _files("envelope", "valid") if _load(p)["kind"] == "disclosure"]
-INVALID = _files("envelope", "invalid") + _files("identity", "invalid")
+INVALID = _files("envelope", "invalid") + _files("identity", "invalid") + _files("grant", "invalid")
+VALID_GRANTS = _files("grant", "valid")
+VALID_INVITES = _files("invite", "valid")
 VALID_IDENTITIES = _files("identity", "valid")
 VALID_REQUESTS = _files("request", "valid")
 LEGACY_ENVELOPES = _files("envelope", "legacy")
@@ -214,8 +219,35 @@ def _attempt(vector: dict[str, Any]) -> None:
         open_disclosure(data)
     elif vector["kind"] == "identity":
         decode_history(data)
+    elif vector["kind"] == "grant":
+        decode_grant(data)
     else:  # pragma: no cover - a malformed vector file
         raise AssertionError(f"unknown vector kind {vector['kind']!r}")
+
+
+@pytest.mark.parametrize("path", VALID_GRANTS, ids=_ids(VALID_GRANTS))
+def test_valid_grant_verifies_and_names_its_granter_thread_and_grantee(path: Path) -> None:
+    vector = _load(path)
+    data = vector["expected"]["grant"].encode("utf-8")
+    grant = decode_grant(data)
+    parties = vector["parties"]
+    assert b64u_encode(grant.granter) == parties["alice"]["identity_key"]
+    assert b64u_encode(grant.grantee) == parties[vector["inputs"]["grantee"]]["identity_key"]
+    assert b64u_encode(grant.thread) == vector["inputs"]["thread"]
+    assert grant.to_bytes() == data
+    assert hashlib.sha256(data).hexdigest() == vector["expected"]["grant_sha256_hex"]
+    assert vector["expected"]["log_entry_record_type"] == int(RecordType.THREAD_GRANT)
+
+
+@pytest.mark.parametrize("path", VALID_INVITES, ids=_ids(VALID_INVITES))
+def test_valid_invite_code_decodes_to_its_role_id_and_join_proof(path: Path) -> None:
+    vector = _load(path)
+    invite = Invite.decode(vector["expected"]["code"])
+    assert invite.to_json() == vector["inputs"] and invite.role == vector["inputs"]["role"]
+    assert invite.invite_id.hex() == vector["expected"]["invite_id_hex"]
+    bob = b64u_decode(vector["parties"]["bob"]["identity_key"])
+    proof = join_proof(invite.secret, invite.thread, bob)
+    assert proof.hex() == vector["expected"]["join_proof_for_bob_hex"]
 
 
 @pytest.mark.parametrize("path", INVALID, ids=_ids(INVALID))

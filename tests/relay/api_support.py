@@ -120,6 +120,8 @@ class Api:
     sent: list[tuple[str, str, bytes, dict[str, str]]] = field(default_factory=list)
     signed_for: str = ""
     """The relay's public URL requests are signed for; by default the address connected to."""
+    app: Any = None
+    """The relay's aiohttp application (its routes), when the test started it."""
 
     def sign(self, who: Person, method: str, target: str, body: bytes) -> dict[str, str]:
         return sign_request(
@@ -213,6 +215,7 @@ async def running_relay(
                 str(server.make_url("")).rstrip("/"),
                 clock,
                 signed_for=(settings or {}).get("public_url", ""),
+                app=app,
             )
     finally:
         await server.close()
@@ -279,12 +282,18 @@ async def open_thread(api: Api, ic: Person, *joiners: Person) -> bytes:
     return thread
 
 
-async def invite(api: Api, ic: Person, thread: bytes, secret: bytes, ttl: int = 3600) -> None:
+async def invite(
+    api: Api, ic: Person, thread: bytes, secret: bytes, ttl: int = 3600, role: str = "performer"
+) -> None:
     reply = await api.call(
         ic,
         "POST",
         f"/v1/threads/{b64u_encode(thread)}/invites",
-        {"invite_id": b64u_encode(invite_id(secret)), "expires_at": int(api.clock()) + ttl},
+        {
+            "invite_id": b64u_encode(invite_id(secret)),
+            "expires_at": int(api.clock()) + ttl,
+            "role": role,
+        },
     )
     assert reply.status == 201, reply.body
 

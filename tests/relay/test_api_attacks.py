@@ -193,7 +193,7 @@ async def test_second_first_envelope_is_refused(scene: Scene) -> None:
     await scene.refused(409, attempt)
 
 
-async def test_removed_member_cannot_post_or_read_what_follows(scene: Scene) -> None:
+async def test_removed_member_cannot_read_what_follows(scene: Scene) -> None:
     api, ic, ana = scene.api, scene.ic, scene.ana
     other = await open_thread(api, ic, ana)  # Ana stays in this one
     before_removal = await post(api, ana, scene.next_from(ana, ic))
@@ -204,8 +204,9 @@ async def test_removed_member_cannot_post_or_read_what_follows(scene: Scene) -> 
         after_removal = seal_to(ic, scene.thread, [], scene.first.hash)
         hidden = await post(api, ic, after_removal)
 
-        late = scene.next_from(ana, ic).to_bytes()
-        await scene.refused(403, api.call(ana, "POST", scene.envelopes, late))
+        # She may still write to the IC (a withdrawal lands: tests/relay/test_authority.py).
+        to_ic = await post(api, ana, scene.next_from(ana, ic))
+        assert to_ic["sequence"] is None  # the thread's count is not hers to know
         page = await api.call(ana, "GET", scene.envelopes)
         assert [e["sequence"] for e in page.body["envelopes"]] == [1, before_removal["sequence"]]
         await scene.refused(404, api.call(ana, "GET", f"/v1/receipts/{hidden['hash']}"))
@@ -275,11 +276,11 @@ async def test_unknown_invite_and_bad_invites_are_refused(scene: Scene) -> None:
     invites = f"/v1/threads/{scene.t}/invites"
     secret_id = b64u_encode(invite_id(os.urandom(32)))
     now = int(api.clock())
-    past = {"invite_id": secret_id, "expires_at": now - 1}
+    past = {"invite_id": secret_id, "expires_at": now - 1, "role": "performer"}
     await scene.refused(400, api.call(scene.ic, "POST", invites, past))
-    too_long = {"invite_id": secret_id, "expires_at": now + 365 * 86400}
+    too_long = {"invite_id": secret_id, "expires_at": now + 365 * 86400, "role": "performer"}
     await scene.refused(400, api.call(scene.ic, "POST", invites, too_long))
-    by_performer = {"invite_id": secret_id, "expires_at": now + 60}
+    by_performer = {"invite_id": secret_id, "expires_at": now + 60, "role": "performer"}
     await scene.refused(403, api.call(scene.ana, "POST", invites, by_performer))
 
 
@@ -300,10 +301,8 @@ async def test_identity_rewrite_and_foreign_registration_are_refused(scene: Scen
     await scene.refused(400, api.call(ana, "POST", "/v1/identities", b"{not json"))
 
 
-async def test_performer_cannot_create_a_thread_and_ids_are_unique(scene: Scene) -> None:
+async def test_thread_ids_are_unique(scene: Scene) -> None:
     api = scene.api
-    body = {"thread": b64u_encode(os.urandom(16))}
-    await scene.refused(403, api.call(scene.ana, "POST", "/v1/threads", body))
     await scene.refused(409, api.call(scene.ic, "POST", "/v1/threads", {"thread": scene.t}))
     await scene.refused(400, api.call(scene.ic, "POST", "/v1/threads", {"thread": "short"}))
 

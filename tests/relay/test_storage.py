@@ -64,7 +64,7 @@ async def test_the_readers_migration_numbers_stored_envelopes_per_reader(log_db:
     identity, numbered 1, 2, ... per reader in thread order."""
     import hashlib
 
-    from sqlalchemy import insert, select
+    from sqlalchemy import column, insert, select, table
 
     from keys.identity import Fingerprint
     from relay.db.api_models import EnvelopeReader, Identity, StoredEnvelope, Thread
@@ -96,9 +96,16 @@ async def test_the_readers_migration_numbers_stored_envelopes_per_reader(log_db:
                     )
                 )
             await conn.execute(
-                insert(Thread.__table__).values(
-                    thread_id=thread, creator=ic.identity, created_at=0, envelope_count=3
-                )
+                # The threads table of 0005 (later revisions add columns: not named here).
+                insert(
+                    table(
+                        "threads",
+                        column("thread_id"),
+                        column("creator"),
+                        column("created_at"),
+                        column("envelope_count"),
+                    )
+                ).values(thread_id=thread, creator=ic.identity, created_at=0, envelope_count=3)
             )
             for n, (e, sender) in enumerate([(first, ic), (to_ic, ana), (to_all, ben)], 1):
                 body = e.to_bytes()

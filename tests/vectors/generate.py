@@ -1,6 +1,6 @@
-"""Regenerate the known-answer vectors for envelopes and identities from fixed keys.
+"""Regenerate the known-answer vectors (envelopes, identities, grants, invites) from fixed keys.
 
-    python tests/vectors/generate.py           write tests/vectors/{envelope,identity}/...
+    python tests/vectors/generate.py           write tests/vectors/*/...
     python tests/vectors/generate.py --check   regenerate in memory; exit 1 naming every
                                                file whose bytes differ (or is stale/missing)
 
@@ -40,6 +40,7 @@ from keys.envelope import (
     pad,
     seal,
 )
+from keys.grant import THREAD_GRANT, make_grant
 from keys.identity import (
     Fingerprint,
     KeyHistory,
@@ -51,6 +52,8 @@ from keys.identity import (
     rotate_device,
     safety_number,
 )
+from keys.invite import Invite, join_proof
+from keys.logentry import RecordType
 from keys.statement import Statement, sign_statement
 
 HERE = Path(__file__).resolve().parent
@@ -1253,6 +1256,142 @@ def build_statements() -> dict[str, dict[str, Any]]:
     return out
 
 
+# --- thread grants and invite codes ----------------------------------------------------------
+
+GRANT_THREAD = hashlib.sha256(b"closedset/vectors/v1/thread/grant").digest()[:16]
+
+
+def _grant_body(grantee: str, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "purpose": THREAD_GRANT,
+        "thread": b64u_encode(GRANT_THREAD),
+        "grantee": b64u_encode(bytes(identity_key(grantee).verify_key)),
+        "role": "ic",
+        "issued_at": T0 + DAY,
+    }
+    body.update(changes)
+    return body
+
+
+def build_valid_grants() -> dict[str, dict[str, Any]]:
+    grant = make_grant(
+        identity_key("alice"),
+        thread=GRANT_THREAD,
+        grantee=bytes(identity_key("bob").verify_key),
+        role="ic",
+        issued_at=T0 + DAY,
+    )
+    data = grant.to_bytes()
+    return {
+        "alice-grants-bob-co-coordination": {
+            "description": "Alice, the thread's creator (its IC), makes Bob a co-coordinator.",
+            "kind": "grant",
+            "parties": {"alice": party("alice", ()), "bob": party("bob", ())},
+            "inputs": {
+                "thread": b64u_encode(GRANT_THREAD),
+                "grantee": "bob",
+                "role": "ic",
+                "issued_at": T0 + DAY,
+            },
+            "expected": {
+                "signing_input_hex": sig.signing_input(
+                    THREAD_GRANT, canonical_json(dict(grant.statement.body))
+                ).hex(),
+                "grant": data.decode("utf-8"),
+                "grant_sha256_hex": hashlib.sha256(data).hexdigest(),
+                "log_entry_record_type": int(RecordType.THREAD_GRANT),
+            },
+        }
+    }
+
+
+def build_invalid_grants() -> dict[str, dict[str, Any]]:
+    alice, bob = identity_key("alice"), identity_key("bob")
+    src = "valid/alice-grants-bob-co-coordination.json"
+    out: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, why: str, data: bytes, error: str, module: str) -> None:
+        out[name] = {
+            "description": why,
+            "kind": "grant",
+            "derived_from": src,
+            "input": data.decode("utf-8"),
+            "error": error,
+            "error_module": module,
+        }
+
+    def signed(body: dict[str, Any], key: nacl.signing.SigningKey = alice) -> bytes:
+        return sign_statement(key, body).to_bytes()
+
+    good = sign_statement(alice, _grant_body("bob"))
+    add(
+        "grant-role-not-grantable",
+        "The grant would make Bob a performer: only coordinating roles are granted.",
+        signed(_grant_body("bob", role="performer")),
+        "EncodingError",
+        "keys.errors",
+    )
+    add(
+        "grant-with-unexpected-field",
+        "The grant carries a member the format does not have.",
+        signed({**_grant_body("bob"), "until": T0 + 2 * DAY}),
+        "EncodingError",
+        "keys.errors",
+    )
+    add(
+        "grant-thread-too-short",
+        "The grant's thread id is 15 bytes, not 16.",
+        signed(_grant_body("bob", thread=b64u_encode(GRANT_THREAD[:15]))),
+        "EncodingError",
+        "keys.errors",
+    )
+    forged = dict(good.to_json())
+    forged["body"] = {**forged["body"], "grantee": b64u_encode(bytes(alice.verify_key))}
+    add(
+        "grant-altered-after-signing",
+        "The grantee was changed from Bob to Alice after Alice signed.",
+        canonical_json(forged),
+        "SignatureError",
+        "keys.errors",
+    )
+    other = sign_statement(bob, {**_grant_body("bob"), "purpose": "closedset/identity/v1"})
+    add(
+        "grant-with-another-purpose",
+        "A statement signed for another purpose is not a grant.",
+        other.to_bytes(),
+        "EncodingError",
+        "keys.errors",
+    )
+    return out
+
+
+def build_invites() -> dict[str, dict[str, Any]]:
+    invite = Invite(
+        relay="https://relay.example",
+        thread=GRANT_THREAD,
+        inviter=bytes(identity_key("alice").verify_key),
+        secret=hashlib.sha256(b"closedset/vectors/v1/invite-secret").digest(),
+        expires_at=T0 + 3 * DAY,
+        role="performer",
+    )
+    code = invite.encode()
+    joiner = bytes(identity_key("bob").verify_key)
+    return {
+        "performer-invite": {
+            "description": "Alice invites one performer; the code names the role it admits.",
+            "kind": "invite",
+            "parties": {"alice": party("alice", ()), "bob": party("bob", ())},
+            "inputs": invite.to_json(),
+            "expected": {
+                "code": code,
+                "code_json": canonical_json(invite.to_json()).decode("utf-8"),
+                "invite_id_hex": invite.invite_id.hex(),
+                "join_proof_for_bob_hex": join_proof(invite.secret, GRANT_THREAD, joiner).hex(),
+            },
+        }
+    }
+
+
 # --- writing and checking -----------------------------------------------------------------------
 
 
@@ -1281,12 +1420,18 @@ def build_all() -> dict[str, bytes]:
         files[f"request/valid/{stem}.json"] = render(vector)
     for stem, vector in build_statements().items():
         files[f"statement/valid/{stem}.json"] = render(vector)
+    for stem, vector in build_valid_grants().items():
+        files[f"grant/valid/{stem}.json"] = render(vector)
+    for stem, vector in build_invalid_grants().items():
+        files[f"grant/invalid/{stem}.json"] = render(vector)
+    for stem, vector in build_invites().items():
+        files[f"invite/valid/{stem}.json"] = render(vector)
     return files
 
 
 def existing_files() -> set[str]:
     found = set()
-    for group in ("envelope", "identity", "request", "statement", "mail"):
+    for group in ("envelope", "identity", "request", "statement", "mail", "grant", "invite"):
         for path in (HERE / group).glob("*/*.json"):
             found.add(path.relative_to(HERE).as_posix())
     return found

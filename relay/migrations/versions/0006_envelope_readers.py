@@ -1,5 +1,7 @@
-"""Create the table of each envelope's readers with their per-reader sequence numbers, and
-fill it from the envelopes already stored (their recipient identities, in thread order).
+"""Create the table of each envelope's readers, numbered per reader, filled from the stored.
+
+Each envelope already stored gets one row per recipient identity, numbered per reader in
+thread order.
 
 Revision ID: 0006_envelope_readers
 Revises: 0005_request_nonces
