@@ -134,6 +134,11 @@ class Api:
             nonce=os.urandom(16),
         )
 
+    def stream(self, who: Person) -> Any:
+        """Open ``who``'s signed push stream (``async with`` it, or await it and close it)."""
+        headers = self.sign(who, "GET", "/v1/stream", b"")
+        return self.http.ws_connect(self.base + "/v1/stream", headers=headers)
+
     async def call(
         self,
         who: Person | None,

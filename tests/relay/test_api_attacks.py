@@ -197,8 +197,7 @@ async def test_removed_member_cannot_read_what_follows(scene: Scene) -> None:
     api, ic, ana = scene.api, scene.ic, scene.ana
     other = await open_thread(api, ic, ana)  # Ana stays in this one
     before_removal = await post(api, ana, scene.next_from(ana, ic))
-    signed = api.sign(ana, "GET", "/v1/stream", b"")
-    async with api.http.ws_connect(api.base + "/v1/stream", headers=signed) as ws:
+    async with api.stream(ana) as ws:
         removed = await api.call(ic, "DELETE", f"/v1/threads/{scene.t}/members/{ana.fingerprint}")
         assert removed.status == 204
         after_removal = seal_to(ic, scene.thread, [], scene.first.hash)

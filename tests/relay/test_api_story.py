@@ -60,8 +60,7 @@ async def test_ic_and_two_performers_negotiate_page_and_follow_the_stream(api: A
     verifier = await log_verifier(api)
 
     # Ben follows the stream from before the thread exists: he is pushed what comes after he joins.
-    signed = api.sign(ben, "GET", "/v1/stream", b"")
-    async with api.http.ws_connect(api.base + "/v1/stream", headers=signed) as ws:
+    async with api.stream(ben) as ws:
         thread = await open_thread(api, ic, ana, ben)
         t = b64u_encode(thread)
 

@@ -41,8 +41,7 @@ async def test_a_partner_is_served_only_what_is_addressed_to_them(api: Api) -> N
     thread, ic, ana, ben, envelopes = await _scene(api)
     brief, sheet, rider, withdrawal, accept = envelopes
     t = b64u_encode(thread)
-    signed = api.sign(ben, "GET", "/v1/stream", b"")
-    async with api.http.ws_connect(api.base + "/v1/stream", headers=signed) as ws:
+    async with api.stream(ben) as ws:
         posted = {}
         for envelope, sender in zip(envelopes, [ic, ana, ic, ana, ben], strict=True):
             posted[envelope.hash] = await post(api, sender, envelope)

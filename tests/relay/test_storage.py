@@ -67,7 +67,7 @@ async def test_the_readers_migration_numbers_stored_envelopes_per_reader(log_db:
     from sqlalchemy import column, insert, select, table
 
     from keys.identity import Fingerprint
-    from relay.db.api_models import EnvelopeReader, Identity, StoredEnvelope, Thread
+    from relay.db.api_models import EnvelopeReader, Identity, StoredEnvelope
     from tests.relay.api_support import Person, seal_to
 
     ic, ana, ben = (

@@ -327,21 +327,18 @@ async def test_streams_per_identity_and_address_are_capped(
         opened = []
         try:
             for who in (ana, ana, ben):
-                headers = api.sign(who, "GET", "/v1/stream", b"")
-                opened.append(await api.http.ws_connect(api.base + "/v1/stream", headers=headers))
+                opened.append(await api.stream(who))
             before = await snapshot(log_db)
             for who, why in ((ana, "identity"), (ben, "address")):
-                headers = api.sign(who, "GET", "/v1/stream", b"")
                 with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
-                    await api.http.ws_connect(api.base + "/v1/stream", headers=headers)
+                    await api.stream(who)
                 assert refusal.value.status == 429, why
             assert await snapshot(log_db) == before
         finally:
             for ws in opened:
                 await ws.close()
         # Closed streams free their places.
-        headers = api.sign(ana, "GET", "/v1/stream", b"")
-        ws = await api.http.ws_connect(api.base + "/v1/stream", headers=headers)
+        ws = await api.stream(ana)
         await ws.close()
 
 
@@ -355,8 +352,7 @@ async def test_requests_in_progress_per_identity_are_capped(
         streams = []
         try:
             for _ in range(2):  # an open stream is a request in progress
-                headers = api.sign(ana, "GET", "/v1/stream", b"")
-                streams.append(await api.http.ws_connect(api.base + "/v1/stream", headers=headers))
+                streams.append(await api.stream(ana))
             reply = await refused(log_db, 429, api.call(ana, "GET", "/v1/threads"))
             assert "in progress" in reply.body["detail"]
             # Another identity from the same address is not held up.
